@@ -1,0 +1,148 @@
+"""Settings, read from the environment (and a `.env` file), one class per `APP_ENV`.
+
+Development needs no configuration at all; production refuses to start while a
+secret is missing. See the configuration table in README.md.
+"""
+import os
+import secrets
+
+from dotenv import load_dotenv
+
+BASE_DIR = os.path.abspath(os.path.dirname(__file__))
+load_dotenv(os.path.join(BASE_DIR, ".env"))
+
+# The key printed in CarDekho's integration guide: accepted in development only.
+GUIDE_API_KEY = "raam-digital-2025-supersecret-cardekho"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message is the one-line reason."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Map every PostgreSQL spelling hosts hand out to the psycopg2 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def engine_options(url: str) -> dict:
+    """Connection settings that keep a database outage inside CarDekho's 10 s timeout."""
+    if url.startswith("postgresql"):
+        return {
+            "pool_pre_ping": True,  # a restarted server is noticed on the next request
+            "pool_recycle": 300,
+            "pool_timeout": 3,
+            "connect_args": {
+                "connect_timeout": 3,
+                "options": "-c statement_timeout=5000 -c lock_timeout=3000",
+                "keepalives": 1,
+                "keepalives_idle": 30,
+                "keepalives_interval": 5,
+                "keepalives_count": 3,
+            },
+        }
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 5}}
+    return {}
+
+
+def split_keys(raw: str) -> list[str]:
+    """`CARDEKHO_API_KEYS` is comma-separated so a key can be rotated without downtime."""
+    return [key.strip() for key in raw.split(",") if key.strip()]
+
+
+class Config:
+    """Settings shared by every environment; read when the app is created."""
+
+    APP_ENV = "development"
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.CONFIG_WARNINGS: list[str] = []
+        url = env.get("DATABASE_URL") or self.default_database_url()
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(url)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.SECRET_KEY = env.get("SECRET_KEY") or self.missing_secret_key()
+        self.CARDEKHO_API_KEYS = split_keys(env.get("CARDEKHO_API_KEYS", "")) or self.missing_api_keys()
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.WEBHOOK_RATE_LIMIT = env.get("WEBHOOK_RATE_LIMIT", "120 per minute")
+        try:
+            self.TRUSTED_PROXY_HOPS = int(env.get("TRUSTED_PROXY_HOPS", "0"))
+        except ValueError:
+            raise ConfigError("TRUSTED_PROXY_HOPS must be a whole number") from None
+
+    # A real lead is well under 2 KiB; this leaves room for any extra attributes.
+    MAX_CONTENT_LENGTH = 256 * 1024
+    RATELIMIT_HEADERS_ENABLED = True
+    # A Redis outage must not turn into lost leads: count in memory meanwhile.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_KEY_PREFIX = "raam-leads"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+
+    def default_database_url(self) -> str:
+        """The zero-configuration database: a SQLite file under `instance/`."""
+        return "sqlite:///" + os.path.join(BASE_DIR, "instance", "leads.db")
+
+    def missing_secret_key(self) -> str:
+        """Development runs with a random key, so sessions end at every restart."""
+        self.CONFIG_WARNINGS.append("SECRET_KEY is not set: using a random key; sessions end at restart")
+        return secrets.token_hex(32)
+
+    def missing_api_keys(self) -> list[str]:
+        """Development accepts the key printed in CarDekho's guide."""
+        self.CONFIG_WARNINGS.append("CARDEKHO_API_KEYS is not set: accepting the guide's published key")
+        return [GUIDE_API_KEY]
+
+
+class DevelopmentConfig(Config):
+    """`python run.py` on a laptop: SQLite, the guide's key, no setup."""
+
+
+class TestingConfig(Config):
+    """The test suite; tests override the database per test."""
+
+    APP_ENV = "testing"
+    TESTING = True
+
+    def missing_secret_key(self) -> str:
+        """Tests do not need a warning about the key."""
+        return secrets.token_hex(32)
+
+
+class ProductionConfig(Config):
+    """gunicorn behind a proxy: every secret comes from the environment."""
+
+    APP_ENV = "production"
+    SESSION_COOKIE_SECURE = True
+
+    def default_database_url(self) -> str:
+        """Production never falls back to a local file."""
+        raise ConfigError("DATABASE_URL is required in production")
+
+    def missing_secret_key(self) -> str:
+        """Production refuses to start without a session secret."""
+        raise ConfigError("SECRET_KEY is required in production")
+
+    def missing_api_keys(self) -> list[str]:
+        """Production refuses to start without its own CarDekho key."""
+        raise ConfigError("CARDEKHO_API_KEYS is required in production")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(app_env: str | None = None) -> Config:
+    """The settings object for `APP_ENV` (development when unset)."""
+    name = app_env or os.environ.get("APP_ENV", "development")
+    if name not in CONFIGS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIGS)}, not {name!r}")
+    return CONFIGS[name]()

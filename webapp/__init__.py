@@ -1,0 +1,68 @@
+"""The Raam Lead Desk application factory."""
+import logging
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import load_config
+from webapp.extensions import csrf, db, limiter, migrate
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app for `APP_ENV` (or `overrides["APP_ENV"]`), with optional setting overrides."""
+    overrides = overrides or {}
+    app = Flask(__name__)
+    app.config.from_object(load_config(overrides.get("APP_ENV")))
+    app.config.update(overrides)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    if app.config["TRUSTED_PROXY_HOPS"]:
+        hops = app.config["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    """Log our lines to stderr (gunicorn captures them) and repeat any config warnings."""
+    logger = logging.getLogger("webapp")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [pid %(process)d] %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    for warning in app.config.get("CONFIG_WARNINGS", []):
+        logger.warning(warning)
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extensions of `webapp.extensions`."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
+                    exist_ok=True)
+    from webapp.leads import models  # noqa: F401  (Alembic and the app see the tables)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    limiter.init_app(app)
+    csrf.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per audience."""
+    from webapp import health, intake
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(intake.bp)
+    csrf.exempt(intake.bp)  # CarDekho authenticates with its API key, not a session
+
+
+def register_error_handlers(app: Flask) -> None:
+    """JSON errors on the webhook, HTML for people, and one log line per webhook call."""
+    from webapp.errors import API_PREFIX, register_error_handlers as install
+    from webapp.request_log import register_request_log
+
+    install(app)
+    register_request_log(app, API_PREFIX)

@@ -1,0 +1,37 @@
+"""POST /admin/mg-digital-leads/source/cardekho — the guide's sections 2 to 7."""
+from flask import abort, current_app, g, jsonify, request
+
+from webapp.extensions import limiter
+from webapp.intake import bp
+from webapp.intake.api_keys import matching_key_label, require_api_key
+from webapp.leads.store import store_lead
+from webapp.leads.submission import parse_submission
+
+WEBHOOK_PATH = "/admin/mg-digital-leads/source/cardekho"
+SUCCESS_MESSAGE = "CarDekho lead inserted successfully"
+
+
+def _webhook_rate_limit() -> str:
+    return current_app.config["WEBHOOK_RATE_LIMIT"]
+
+
+def _rate_limit_key() -> str:
+    return f"apikey:{matching_key_label()}"
+
+
+def _without_valid_key() -> bool:
+    # Requests without a valid key are answered 401/403 and not counted against CarDekho.
+    return matching_key_label() is None
+
+
+@bp.post(WEBHOOK_PATH)
+@limiter.limit(_webhook_rate_limit, key_func=_rate_limit_key, exempt_when=_without_valid_key)
+def receive_cardekho_lead():
+    """Authenticate, validate and store one CarDekho lead; 201 means the row is stored."""
+    require_api_key()
+    if request.mimetype != "application/json":
+        abort(415, description="Content-Type must be application/json")
+    submission = parse_submission(request.get_data(cache=False))
+    lead = store_lead(submission, platform="CarDekho")
+    g.lead_id = lead.id
+    return jsonify(message=SUCCESS_MESSAGE), 201
