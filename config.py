@@ -113,6 +113,10 @@ class TestingConfig(Config):
         """Tests do not need a warning about the key."""
         return secrets.token_hex(32)
 
+    def missing_api_keys(self) -> list[str]:
+        """Tests use the guide's key unless they set their own."""
+        return [GUIDE_API_KEY]
+
 
 class ProductionConfig(Config):
     """gunicorn behind a proxy: every secret comes from the environment."""

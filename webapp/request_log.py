@@ -25,8 +25,8 @@ def register_request_log(app, path_prefix: str) -> None:
         if request.path.startswith(path_prefix):
             duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
             log.info(
-                "webhook outcome=%s status=%s duration_ms=%.1f lead_id=%s key=%s reason=%r",
+                "webhook outcome=%s status=%s duration_ms=%.1f lead_id=%s key=%s ip=%s reason=%r",
                 OUTCOMES.get(response.status_code, "other"), response.status_code, duration_ms,
-                g.get("lead_id"), g.get("api_key_label"), g.get("error_reason"),
+                g.get("lead_id"), g.get("api_key_label"), request.remote_addr, g.get("error_reason"),
             )
         return response

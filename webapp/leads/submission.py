@@ -17,7 +17,7 @@ COLUMN_FIELDS = (
 MAX_DEPTH = 32
 
 
-class InvalidSubmission(ValueError):
+class InvalidSubmission(Exception):
     """A body we cannot store; `str(error)` tells the sender what to fix."""
 
 

@@ -1,0 +1,153 @@
+"""Real servers for tests: gunicorn serving this app, a private Redis, a TCP relay to PostgreSQL.
+
+Every process started here is stopped by its PID when the test ends.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.conftest import skip_or_fail
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    """Block until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def stop(process: subprocess.Popen) -> str:
+    """Stop a process we started, by its PID, and return what it wrote."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.stdout.read() if process.stdout else ""
+
+
+def start_gunicorn(port: int, env: dict, workers: int = 2) -> subprocess.Popen:
+    """`gunicorn run:app` with `workers` workers on 127.0.0.1:port, logs on stdout."""
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+               "--access-logfile", "-", "--error-logfile", "-", "--timeout", "30", "run:app"]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for_port(port)
+    except TimeoutError:
+        pytest.fail("gunicorn did not start:\n" + stop(process))
+    return process
+
+
+def start_redis(port: int) -> subprocess.Popen:
+    """A private, empty, non-persistent redis-server on 127.0.0.1:port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        skip_or_fail("redis-server is not installed")
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    return process
+
+
+class TcpRelay:
+    """A TCP relay in front of a real server, so a test can cut the line or make it hang.
+
+    `mode` is "open" (forward), "refuse" (nothing listens: a server that is down)
+    or "hang" (accept and never answer: a server that is stuck).
+    """
+
+    def __init__(self, listen_port: int, target: tuple[str, int]):
+        self.listen_port, self.target = listen_port, target
+        self.mode = "open"
+        self._listener = None
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Listen and forward."""
+        self._listener = socket.create_server(("127.0.0.1", self.listen_port), reuse_port=False)
+        self._listener.settimeout(0.2)
+        self._running = True
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def set_mode(self, mode: str) -> None:
+        """Switch mode; cutting the line also drops every open connection."""
+        if mode == "refuse":
+            self._listener.close()
+            self._listener = None
+        if mode != "open":
+            self._drop_connections()
+        if mode != "refuse" and self._listener is None:
+            self._listener = socket.create_server(("127.0.0.1", self.listen_port))
+            self._listener.settimeout(0.2)
+        self.mode = mode
+
+    def close(self) -> None:
+        """Stop listening and drop everything."""
+        self._running = False
+        self._drop_connections()
+        if self._listener:
+            self._listener.close()
+
+    def _drop_connections(self) -> None:
+        with self._lock:
+            for connection in self._connections:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                connection.close()
+            self._connections.clear()
+
+    def _accept_loop(self) -> None:
+        while self._running:
+            listener = self._listener
+            if listener is None:
+                time.sleep(0.05)
+                continue
+            try:
+                client, _ = listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            with self._lock:
+                self._connections.append(client)
+            if self.mode == "open":
+                try:
+                    upstream = socket.create_connection(self.target, timeout=3)
+                except OSError:
+                    client.close()
+                    continue
+                with self._lock:
+                    self._connections.append(upstream)
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass

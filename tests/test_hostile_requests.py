@@ -1,0 +1,201 @@
+"""Malformed and hostile requests: never a 5xx, always a JSON error that says what to fix, never a row.
+
+The catalogue is what a buggy sender or an attacker could put in a request;
+each runs on SQLite and on PostgreSQL.
+"""
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from config import GUIDE_API_KEY
+from tests.conftest import SAMPLE_LEAD, WEBHOOK
+
+
+def _body(**changes) -> bytes:
+    return json.dumps(dict(SAMPLE_LEAD, **changes)).encode()
+
+
+# (case, raw body, content type, expected status, words the error must contain)
+CATALOGUE = [
+    ("empty body", b"", "application/json", 400, "empty"),
+    ("whitespace body", b"  \n ", "application/json", 400, "empty"),
+    ("truncated JSON", b'{"name": "Ravi", "phone_number": "98', "application/json", 400, "not valid JSON"),
+    ("single quotes", b"{'name': 'Ravi'}", "application/json", 400, "not valid JSON"),
+    ("trailing comma", b'{"name": "Ravi", "phone_number": "9876543210",}', "application/json", 400,
+     "not valid JSON"),
+    ("JSON array", json.dumps([SAMPLE_LEAD]).encode(), "application/json", 400, "JSON object"),
+    ("JSON string", b'"Ravi 9876543210"', "application/json", 400, "JSON object"),
+    ("JSON null", b"null", "application/json", 400, "JSON object"),
+    ("JSON number", b"42", "application/json", 400, "JSON object"),
+    ("form-encoded body", b"name=Ravi&phone_number=9876543210", "application/x-www-form-urlencoded", 415,
+     "application/json"),
+    ("no content type", json.dumps(SAMPLE_LEAD).encode(), "", 415, "application/json"),
+    ("multipart", b"--x\r\n\r\n--x--", "multipart/form-data; boundary=x", 415, "application/json"),
+    ("text/plain JSON", json.dumps(SAMPLE_LEAD).encode(), "text/plain", 415, "application/json"),
+    ("latin-1 bytes", '{"name": "Ren\xe9", "phone_number": "9876543210"}'.encode("latin-1"),
+     "application/json", 400, "UTF-8"),
+    ("UTF-16 body", json.dumps(SAMPLE_LEAD).encode("utf-16"), "application/json", 400, "UTF-8"),
+    ("NaN", b'{"name": "Ravi", "phone_number": "9876543210", "score": NaN}', "application/json", 400,
+     "NaN"),
+    ("Infinity", b'{"name": "Ravi", "phone_number": "9876543210", "score": -Infinity}', "application/json",
+     400, "Infinity"),
+    ("float overflow", b'{"name": "Ravi", "phone_number": "9876543210", "score": 1e999}', "application/json",
+     400, "too large"),
+    ("5000-digit integer", b'{"name": "Ravi", "phone_number": ' + b"9" * 5000 + b"}", "application/json", 400,
+     "too long"),
+    ("NUL in name", _body(name="Ravi\u0000Kumar"), "application/json", 400, "NUL"),
+    ("NUL in an extra field", _body(note="a\u0000b"), "application/json", 400, "NUL"),
+    ("NUL in a field name", _body(**{"bad\u0000key": 1}), "application/json", 400, "NUL"),
+    ("lone surrogate in name", b'{"name": "\\ud800", "phone_number": "9876543210"}', "application/json",
+     400, "surrogate"),
+    ("lone surrogate deep inside", b'{"name": "R", "phone_number": "9876543210", "x": [{"y": "\\udfff"}]}',
+     "application/json", 400, "surrogate"),
+    ("nesting 40 deep", _body(extra=json.loads("[" * 40 + "]" * 40)), "application/json", 400, "nested"),
+    ("nesting 100000 deep", b'{"name": "R", "phone_number": "1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     "application/json", 400, "nested"),
+    ("nesting 5000 deep", b'{"name": "R", "phone_number": "1", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+     "application/json", 400, "nested"),
+    ("name is a number", _body(name=12345), "application/json", 400, "'name' must be a string"),
+    ("name is an object", _body(name={"first": "Ravi"}), "application/json", 400, "'name' must be a string"),
+    ("name is a list", _body(name=["Ravi"]), "application/json", 400, "'name' must be a string"),
+    ("name is true", _body(name=True), "application/json", 400, "'name' must be a string"),
+    ("phone is a float", _body(phone_number=9876543210.0), "application/json", 400,
+     "'phone_number' must be a string or a whole number"),
+    ("phone is negative", _body(phone_number=-9876543210), "application/json", 400, "'phone_number'"),
+    ("phone is a boolean", _body(phone_number=True), "application/json", 400, "'phone_number'"),
+    ("phone is a list", _body(phone_number=["9876543210"]), "application/json", 400, "'phone_number'"),
+    ("car_model is an object", _body(car_model={"make": "MG"}), "application/json", 400, "'car_model'"),
+    ("campaign is a boolean", _body(campaign=False), "application/json", 400, "'campaign'"),
+    ("utm_source is a list", _body(utm_source=["a"]), "application/json", 400, "'utm_source'"),
+]
+
+
+@pytest.mark.parametrize("case, raw, content_type, status, words", CATALOGUE, ids=[c[0] for c in CATALOGUE])
+def test_malformed_body_is_rejected_with_a_clear_json_error(client, leads, case, raw, content_type, status,
+                                                            words):
+    headers = {"X-API-Key": GUIDE_API_KEY}
+    if content_type:
+        headers["Content-Type"] = content_type
+    response = client.post(WEBHOOK, data=raw, headers=headers)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json and set(response.get_json()) == {"error"}
+    assert words in response.get_json()["error"]
+    assert leads() == []
+
+
+def test_errors_never_echo_the_values_sent(client):
+    secret = "9876543210-private"
+    response = client.post(WEBHOOK, json=dict(SAMPLE_LEAD, name=[secret]), headers={"X-API-Key": GUIDE_API_KEY})
+    assert response.status_code == 400 and secret not in response.get_data(as_text=True)
+
+
+HOSTILE_BUT_VALID = [
+    ("script tag name", {"name": "<script>alert(1)</script>", "phone_number": "9876543210"}),
+    ("SQL injection name", {"name": "Robert'); DROP TABLE \"mg-digital-leads\";--", "phone_number": "1"}),
+    ("formula name", {"name": "=HYPERLINK(\"http://evil\")", "phone_number": "+91 98765 43210"}),
+    ("JSONB path keys", {"name": "R", "phone_number": "1", "$.a": 1, "'); --": "x", "": "empty key"}),
+    ("BOM before JSON", None),
+    ("duplicate keys", None),
+    ("huge unicode", {"name": "ऱ" * 5000, "phone_number": "9876543210"}),
+    ("control characters", {"name": "Ravi\u0007\u001b[31m\r\n", "phone_number": "9876543210"}),
+    ("RTL override", {"name": "\u202eRavi", "phone_number": "9876543210"}),
+]
+
+
+@pytest.mark.parametrize("case, body", HOSTILE_BUT_VALID, ids=[c[0] for c in HOSTILE_BUT_VALID])
+def test_hostile_but_valid_leads_are_stored_verbatim(client, leads, case, body):
+    if case == "BOM before JSON":
+        raw, expected = b"\xef\xbb\xbf" + json.dumps(SAMPLE_LEAD).encode(), SAMPLE_LEAD
+    elif case == "duplicate keys":  # the last value wins, as in every JSON parser we know
+        raw, expected = b'{"name": "A", "name": "B", "phone_number": "1"}', {"name": "B", "phone_number": "1"}
+    else:
+        raw, expected = json.dumps(body).encode(), body
+    response = client.post(WEBHOOK, data=raw, headers={"X-API-Key": GUIDE_API_KEY,
+                                                       "Content-Type": "application/json"})
+    assert response.status_code == 201
+    [lead] = leads()
+    assert lead.payload == expected
+    assert lead.name == expected["name"].strip()
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-API-Key": GUIDE_API_KEY + "\x7f"},
+    {"X-API-Key": "é" * 50},
+    {"X-API-Key": "x" * 8000},
+    {"X-API-Key": GUIDE_API_KEY.upper()},
+    {"X-API-Key": GUIDE_API_KEY + ", " + GUIDE_API_KEY},
+], ids=["DEL char", "non-ascii", "very long", "upper-cased key", "key listed twice"])
+def test_odd_keys_are_refused_with_403(client, leads, headers):
+    response = client.post(WEBHOOK, data=json.dumps(SAMPLE_LEAD), headers={**headers,
+                                                                          "Content-Type": "application/json"})
+    assert response.status_code == 403 and response.get_json() == {"error": "API key invalid"}
+    assert leads() == []
+
+
+def test_header_name_is_case_insensitive(client, leads):
+    response = client.post(WEBHOOK, json=SAMPLE_LEAD, headers={"x-api-key": GUIDE_API_KEY})
+    assert response.status_code == 201 and len(leads()) == 1
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_other_methods_get_405_json(client, method):
+    response = client.open(WEBHOOK, method=method, headers={"X-API-Key": GUIDE_API_KEY})
+    assert response.status_code == 405 and "POST" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("path", [WEBHOOK + "/", WEBHOOK + "/../cardekho", "/admin/mg-digital-leads/source/",
+                                  "/admin/mg-digital-leads/source/cardekho%00"])
+def test_odd_paths_under_the_webhook_answer_json(client, path):
+    response = client.post(path, json=SAMPLE_LEAD, headers={"X-API-Key": GUIDE_API_KEY})
+    assert response.status_code < 500
+    if response.status_code != 201:
+        assert response.is_json and "error" in response.get_json()
+
+
+# --- Generated bodies ---------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+lead_like = st.fixed_dictionaries(
+    {},
+    optional={"name": json_values, "phone_number": json_values, "car_model": json_values,
+              "campaign": json_values, "utm_source": json_values, "lead_url": json_values},
+).flatmap(lambda base: st.dictionaries(st.text(max_size=10), json_values, max_size=3).map(
+    lambda extra: {**extra, **base}))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(lead_like, json_values))
+def test_generated_json_never_5xx_and_201_exactly_when_stored(app, body):
+    from webapp.extensions import db
+    from webapp.leads.models import Lead
+    import sqlalchemy as sa
+
+    client = app.test_client()
+    raw = json.dumps(body, allow_nan=True).encode()  # NaN/Infinity included on purpose
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(Lead))
+    response = client.post(WEBHOOK, data=raw, headers={"X-API-Key": GUIDE_API_KEY,
+                                                       "Content-Type": "application/json"})
+    with app.app_context():
+        after = db.session.scalar(sa.select(sa.func.count()).select_from(Lead))
+    assert response.status_code < 500, response.get_data(as_text=True)
+    assert response.is_json
+    if response.status_code == 201:
+        assert after == before + 1
+    else:
+        assert response.status_code == 400 and "error" in response.get_json()
+        assert after == before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=200))
+def test_generated_bytes_never_5xx(client, raw):
+    response = client.post(WEBHOOK, data=raw, headers={"X-API-Key": GUIDE_API_KEY,
+                                                       "Content-Type": "application/json"})
+    assert response.status_code in (201, 400) and response.is_json

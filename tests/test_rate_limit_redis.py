@@ -1,0 +1,128 @@
+"""The guide's 120/minute limit with Redis as the shared store: real Redis, real gunicorn workers."""
+import json
+import logging
+import re
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import redis
+
+from config import GUIDE_API_KEY
+from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app, skip_or_fail
+from tests.servers import start_gunicorn, start_redis, stop
+from webapp.extensions import limiter
+
+REDIS_DB = 13  # the shared Redis at 6379: a database number of our own, flushed by us only
+GUNICORN_PORT = 18431
+PRIVATE_REDIS_PORT = 16391
+
+
+@pytest.fixture
+def shared_redis():
+    """The machine's Redis, database 13, emptied before and after."""
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        skip_or_fail(f"Redis not reachable at 127.0.0.1:6379: {error}")
+    client.flushdb()
+    yield f"redis://127.0.0.1:6379/{REDIS_DB}"
+    client.flushdb()
+
+
+def _post(port: int) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{WEBHOOK}", data=json.dumps(SAMPLE_LEAD).encode(), method="POST",
+        headers={"Content-Type": "application/json", "X-API-Key": GUIDE_API_KEY, "Connection": "close"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _count_rows(url: str) -> int:
+    app = make_app(url)
+    from webapp.extensions import db
+    import sqlalchemy as sa
+    with app.app_context():
+        count = db.session.execute(sa.text('SELECT count(*) FROM "mg-digital-leads"')).scalar()
+        db.engine.dispose()
+    return count
+
+
+class HeldRequest:
+    """A request sent up to its last header line: the sync worker that accepts it waits for the rest.
+
+    Holding one worker this way makes the other serve the next requests, so a
+    test can decide which worker answers without guessing.
+    """
+
+    def __init__(self, port: int):
+        body = json.dumps(SAMPLE_LEAD).encode()
+        head = (f"POST {WEBHOOK} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"X-API-Key: {GUIDE_API_KEY}\r\nConnection: close\r\nContent-Length: {len(body)}\r\n")
+        self.body = body
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.sendall(head.encode())
+        time.sleep(0.3)  # let a worker accept it and block reading
+
+    def finish(self) -> int:
+        """Send the rest and return the status code."""
+        self.sock.sendall(b"\r\n" + self.body)
+        status_line = self.sock.makefile("rb").readline().decode()
+        self.sock.close()
+        return int(status_line.split()[1])
+
+
+def test_two_gunicorn_workers_share_one_limit_in_redis(shared_redis, sqlite_url):
+    env = {"APP_ENV": "production", "SECRET_KEY": "test-secret", "CARDEKHO_API_KEYS": GUIDE_API_KEY,
+           "DATABASE_URL": sqlite_url, "RATELIMIT_STORAGE_URI": shared_redis,
+           "WEBHOOK_RATE_LIMIT": "10 per minute"}
+    before = _count_rows(sqlite_url)
+    server = start_gunicorn(GUNICORN_PORT, env, workers=2)
+    try:
+        first = HeldRequest(GUNICORN_PORT)              # worker A waits on it
+        statuses = [_post(GUNICORN_PORT) for _ in range(6)]  # so worker B serves these
+        second = HeldRequest(GUNICORN_PORT)             # worker B waits on this one
+        statuses.append(first.finish())                 # A answers, and is free again
+        statuses += [_post(GUNICORN_PORT) for _ in range(6)]  # so A serves these
+        statuses.append(second.finish())
+    finally:
+        log = stop(server)
+    serving_pids = set(re.findall(r"\[pid (\d+)\] webapp.intake: webhook", log))
+    assert len(serving_pids) == 2, f"both workers should have served requests:\n{log}"
+    # Each worker saw 7 requests: with per-process memory counting all 14 would pass.
+    assert statuses.count(201) == 10, statuses
+    assert statuses.count(429) == 4, statuses
+    assert _count_rows(sqlite_url) - before == 10  # every 201 is a row
+
+
+def test_redis_outage_fails_open_and_the_shared_store_comes_back(sqlite_url, caplog):
+    redis_server = start_redis(PRIVATE_REDIS_PORT)
+    app = make_app(sqlite_url, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{PRIVATE_REDIS_PORT}/0",
+                   WEBHOOK_RATE_LIMIT="50 per minute")
+    client = app.test_client()
+    headers = {"X-API-Key": GUIDE_API_KEY}
+    probe = redis.Redis(port=PRIVATE_REDIS_PORT)
+    try:
+        assert client.post(WEBHOOK, json=SAMPLE_LEAD, headers=headers).status_code == 201
+        assert probe.keys("*raam-leads*"), "the hit should be counted in Redis"
+        stop(redis_server)
+        with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+            statuses = [client.post(WEBHOOK, json=SAMPLE_LEAD, headers=headers).status_code for _ in range(3)]
+        assert statuses == [201, 201, 201]  # leads keep coming in while Redis is down
+        assert any("storage unreachable" in r.getMessage() for r in caplog.records)
+
+        redis_server = start_redis(PRIVATE_REDIS_PORT)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not probe.keys("*raam-leads*"):
+            assert client.post(WEBHOOK, json=SAMPLE_LEAD, headers=headers).status_code == 201
+            time.sleep(0.5)
+        assert probe.keys("*raam-leads*"), "the limiter should count in Redis again once it is back"
+    finally:
+        stop(redis_server)
+        limiter._storage_dead = False  # the limiter is one object per process; leave it healthy
