@@ -41,6 +41,7 @@ def engine_options(url: str) -> dict:
                 "keepalives_idle": 30,
                 "keepalives_interval": 5,
                 "keepalives_count": 3,
+                "tcp_user_timeout": 5000,  # ms; a black-holed network fails fast too
             },
         }
     if url.startswith("sqlite"):

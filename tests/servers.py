@@ -88,9 +88,8 @@ class TcpRelay:
 
     def set_mode(self, mode: str) -> None:
         """Switch mode; cutting the line also drops every open connection."""
-        if mode == "refuse":
-            self._listener.close()
-            self._listener = None
+        if mode == "refuse" and self._listener is not None:
+            self._close_listener()
         if mode != "open":
             self._drop_connections()
         if mode != "refuse" and self._listener is None:
@@ -102,8 +101,16 @@ class TcpRelay:
         """Stop listening and drop everything."""
         self._running = False
         self._drop_connections()
-        if self._listener:
-            self._listener.close()
+        if self._listener is not None:
+            self._close_listener()
+
+    def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        try:
+            listener.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept()
+        except OSError:
+            pass
+        listener.close()
 
     def _drop_connections(self) -> None:
         with self._lock:

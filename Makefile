@@ -1,0 +1,31 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 5000
+
+.PHONY: run test browser clean
+
+## make run: virtualenv + install + migrate the SQLite database + serve on http://127.0.0.1:5000
+run: $(VENV)/.runtime
+	$(PY) -m flask --app run db upgrade
+	PORT=$(PORT) $(PY) run.py
+
+## make test: install the test dependencies (and Chromium for the browser tests), run the whole suite
+test: $(VENV)/.test browser
+	$(PY) -m pytest
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.test: $(VENV)/.runtime requirements-test.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+browser:
+	@bash scripts/install-chromium
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis test-artifacts

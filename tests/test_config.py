@@ -1,0 +1,110 @@
+"""Configuration: zero-setup development, production that refuses to start without its secrets."""
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from config import GUIDE_API_KEY, load_config, normalize_database_url, split_keys
+from webapp import create_app
+from webapp.extensions import db
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SETTINGS = ("APP_ENV", "DATABASE_URL", "SECRET_KEY", "CARDEKHO_API_KEYS", "RATELIMIT_STORAGE_URI",
+            "WEBHOOK_RATE_LIMIT", "TRUSTED_PROXY_HOPS")
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No setting from the environment: what a newcomer has."""
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("postgres://u:p@db:5432/leads", "postgresql+psycopg2://u:p@db:5432/leads"),
+    ("postgresql://u@db/leads", "postgresql+psycopg2://u@db/leads"),
+    ("postgresql+psycopg2://u@db/leads", "postgresql+psycopg2://u@db/leads"),
+    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+])
+def test_every_postgres_spelling_uses_psycopg2(given, expected):
+    assert normalize_database_url(given) == expected
+
+
+def test_api_keys_are_comma_separated_for_rotation():
+    assert split_keys(" old-key , new-key,, ") == ["old-key", "new-key"]
+
+
+def test_development_needs_no_configuration_and_says_what_it_assumed(clean_env, caplog):
+    with caplog.at_level(logging.WARNING, logger="webapp"):
+        app = create_app({"APP_ENV": "development"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:///" + os.path.join(ROOT, "instance", "leads.db")
+    assert app.config["CARDEKHO_API_KEYS"] == [GUIDE_API_KEY]
+    assert len(app.config["SECRET_KEY"]) >= 32
+    assert app.config["WEBHOOK_RATE_LIMIT"] == "120 per minute"
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert app.config["TRUSTED_PROXY_HOPS"] == 0
+    warnings = " ".join(r.getMessage() for r in caplog.records)
+    assert "SECRET_KEY is not set" in warnings and "CARDEKHO_API_KEYS is not set" in warnings
+
+
+def test_development_secret_is_random_per_start(clean_env):
+    assert load_config("development").SECRET_KEY != load_config("development").SECRET_KEY
+
+
+def test_environment_settings_are_read(clean_env):
+    clean_env.setenv("CARDEKHO_API_KEYS", "k1,k2")
+    clean_env.setenv("WEBHOOK_RATE_LIMIT", "60 per minute")
+    clean_env.setenv("TRUSTED_PROXY_HOPS", "1")
+    clean_env.setenv("DATABASE_URL", "postgres://u@h/d")
+    config = load_config("development")
+    assert config.CARDEKHO_API_KEYS == ["k1", "k2"]
+    assert config.WEBHOOK_RATE_LIMIT == "60 per minute"
+    assert config.TRUSTED_PROXY_HOPS == 1
+    assert config.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg2://u@h/d"
+
+
+def _start_production(env: dict) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    return subprocess.run([sys.executable, "-c", "import run"], cwd=ROOT, env={**base, "APP_ENV": "production",
+                          **env}, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "CARDEKHO_API_KEYS", "DATABASE_URL"])
+def test_production_refuses_to_start_with_a_one_line_reason(missing, tmp_path):
+    env = {"SECRET_KEY": "s" * 40, "CARDEKHO_API_KEYS": "prod-key",
+           "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    del env[missing]
+    result = _start_production(env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"Refusing to start: {missing} is required in production"]
+
+
+def test_production_starts_when_configured_and_does_not_accept_the_guides_key(tmp_path, clean_env):
+    env = {"SECRET_KEY": "s" * 40, "CARDEKHO_API_KEYS": "prod-key", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    result = _start_production(env)
+    assert result.returncode == 0, result.stderr
+    for name, value in env.items():
+        clean_env.setenv(name, value)
+    app = create_app({"APP_ENV": "production"})
+    assert GUIDE_API_KEY not in app.config["CARDEKHO_API_KEYS"]
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_unknown_app_env_is_refused(clean_env):
+    from config import ConfigError
+    with pytest.raises(ConfigError, match="APP_ENV must be one of"):
+        load_config("staging")
+
+
+def test_postgres_urls_connect_through_psycopg2(postgresql_url, clean_env):
+    bare = postgresql_url.replace("postgresql+psycopg2://", "postgres://")
+    clean_env.setenv("DATABASE_URL", bare)
+    app = create_app({"APP_ENV": "testing"})
+    with app.app_context():
+        assert db.engine.dialect.driver == "psycopg2"
+        assert db.session.execute(sa.text("SELECT 1")).scalar() == 1
+        db.engine.dispose()
