@@ -248,3 +248,17 @@ def test_forwarded_for_is_trusted_only_for_configured_hops(app_factory, post_lea
         post_lead(SAMPLE_LEAD, using=client, headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"})
     [line] = [r.getMessage() for r in caplog.records if r.name == "webapp.intake"]
     assert f"ip={expected_ip}" in line
+
+
+def test_an_unexpected_error_under_the_webhook_path_is_500_json_without_a_traceback(app_factory):
+    app = app_factory()
+
+    def explode():
+        raise RuntimeError("secret internals")
+
+    from webapp.extensions import csrf
+    app.add_url_rule("/admin/mg-digital-leads/source/explode", view_func=csrf.exempt(explode), methods=["POST"])
+    response = app.test_client().post("/admin/mg-digital-leads/source/explode", json={})
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "Internal server error; retry with exponential backoff"}
+    assert "secret internals" not in response.get_data(as_text=True)

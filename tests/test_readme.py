@@ -1,0 +1,38 @@
+"""The README's promise to a newcomer: the development server plus its curl example give a 201 and a row."""
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+
+from tests.servers import ROOT, stop, wait_for_port
+
+PORT = 18502
+
+
+def _readme_curl() -> str:
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    [command] = [block for block in re.findall(r"```sh\n(.*?)```", readme, re.S) if block.startswith("curl")]
+    return command.replace("127.0.0.1:5000", f"127.0.0.1:{PORT}")
+
+
+def test_readme_curl_example_gets_201_from_the_development_server(tmp_path):
+    database = tmp_path / "leads.db"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("APP_ENV", "SECRET_KEY", "CARDEKHO_API_KEYS", "RATELIMIT_STORAGE_URI")}
+    env.update(DATABASE_URL=f"sqlite:///{database}", PORT=str(PORT))
+    subprocess.run([sys.executable, "-m", "flask", "--app", "run", "db", "upgrade"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    server = subprocess.Popen([sys.executable, "run.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for_port(PORT)
+        result = subprocess.run(["bash", "-c", _readme_curl()], capture_output=True, text=True, timeout=30)
+    finally:
+        log = stop(server)
+    assert result.stdout.startswith("HTTP/1.1 201"), result.stdout + log
+    assert '{"message":"CarDekho lead inserted successfully"}' in result.stdout
+    assert "accepting the guide's published key" in log
+    rows = sqlite3.connect(database).execute(
+        'SELECT name, phone_normalized, platform FROM "mg-digital-leads"').fetchall()
+    assert rows == [("Ravi Kumar", "+919876543210", "CarDekho")]
