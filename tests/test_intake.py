@@ -251,7 +251,7 @@ def test_forwarded_for_is_trusted_only_for_configured_hops(app_factory, post_lea
 
 
 def test_an_unexpected_error_under_the_webhook_path_is_500_json_without_a_traceback(app_factory):
-    app = app_factory()
+    app = app_factory(PROPAGATE_EXCEPTIONS=False)  # as in production, where TESTING is off
 
     def explode():
         raise RuntimeError("secret internals")
