@@ -1,0 +1,142 @@
+"""Finding leads: the dashboard's filters, newest-first keyset pages, capped counts."""
+import re
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.leads.models import Lead
+from webapp.leads.timezones import ist_day_start
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000  # past this the list says "10,000+" rather than count a million rows per keystroke
+CHOICE_FIELDS = ("car_model", "campaign", "utm_source")
+
+
+@dataclass(frozen=True)
+class LeadFilters:
+    """What the person asked for: search text, exact-match selects and an IST date range."""
+
+    q: str = ""
+    car_model: str = ""
+    campaign: str = ""
+    utm_source: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @classmethod
+    def from_args(cls, args) -> "LeadFilters":
+        """Read filters from a query string; a malformed date is ignored rather than refused."""
+        text = {name: (args.get(name) or "").strip()[:200] for name in ("q", *CHOICE_FIELDS)}
+        return cls(**text, date_from=_parse_date(args.get("date_from")), date_to=_parse_date(args.get("date_to")))
+
+    def to_args(self) -> dict[str, str]:
+        """The non-empty filters as query-string arguments (for links and the export)."""
+        return {name: str(value) for name, value in asdict(self).items() if value}
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return any(getattr(self, field.name) for field in fields(self))
+
+
+def _parse_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat((value or "").strip()) if value else None
+    except ValueError:
+        return None
+
+
+def phone_digits(text: str) -> str | None:
+    """The digits of a phone-like search, without trunk or international zeros; None when too few."""
+    digits = re.sub(r"\D", "", text).lstrip("0")
+    return digits if len(digits) >= 3 else None
+
+
+def filter_conditions(filters: LeadFilters) -> list:
+    """SQL conditions for `filters`, combined with AND by the caller."""
+    conditions = []
+    if filters.q:
+        text_match = [Lead.name.icontains(filters.q, autoescape=True),
+                      Lead.car_model.icontains(filters.q, autoescape=True),
+                      Lead.campaign.icontains(filters.q, autoescape=True)]
+        digits = phone_digits(filters.q)
+        if digits:
+            text_match += [Lead.phone_normalized.contains(digits), Lead.phone_number.contains(digits)]
+        conditions.append(sa.or_(*text_match))
+    for name in CHOICE_FIELDS:
+        if value := getattr(filters, name):
+            conditions.append(getattr(Lead, name) == value)
+    if filters.date_from:
+        conditions.append(Lead.created_at >= ist_day_start(filters.date_from))
+    if filters.date_to:
+        conditions.append(Lead.created_at < ist_day_start(filters.date_to + timedelta(days=1)))
+    return conditions
+
+
+@dataclass
+class LeadPage:
+    """One page of leads, newest first, and the cursor of the next (older) page."""
+
+    leads: list[Lead]
+    next_cursor: str | None
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def encode_cursor(lead: Lead) -> str:
+    """An opaque page token: the position of `lead` in (created_at, id) order, in whole microseconds."""
+    return f"{(lead.created_at - EPOCH) // MICROSECOND}_{lead.id}"
+
+
+def decode_cursor(token: str | None) -> tuple[datetime, int] | None:
+    """The position a token names, or None for a missing or tampered token (first page)."""
+    try:
+        micros, lead_id = (token or "").split("_")
+        return EPOCH + int(micros) * MICROSECOND, int(lead_id)
+    except (ValueError, OverflowError):
+        return None
+
+
+def search_leads(filters: LeadFilters, cursor: str | None = None, per_page: int = PAGE_SIZE) -> LeadPage:
+    """A newest-first page of matching leads; keyset pagination, so a deep page costs what the first does."""
+    query = sa.select(Lead).where(*filter_conditions(filters))
+    position = decode_cursor(cursor)
+    if position:
+        created_at, lead_id = position
+        query = query.where(sa.or_(Lead.created_at < created_at,
+                                   sa.and_(Lead.created_at == created_at, Lead.id < lead_id)))
+    query = query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(per_page + 1)
+    rows = list(db.session.scalars(query))
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    return LeadPage(leads=rows, next_cursor=encode_cursor(rows[-1]) if more and rows else None)
+
+
+def count_leads(filters: LeadFilters, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many leads match, counting at most `cap` (+1); the flag says the cap was reached."""
+    inner = sa.select(sa.literal(1)).select_from(Lead).where(*filter_conditions(filters)).limit(cap + 1)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(inner.subquery()))
+    return min(total, cap), total > cap
+
+
+def filter_choices() -> dict[str, list[str]]:
+    """The values present in the data for each select filter, sorted."""
+    return {
+        name: list(db.session.scalars(
+            sa.select(getattr(Lead, name)).where(getattr(Lead, name).is_not(None))
+            .group_by(getattr(Lead, name)).order_by(getattr(Lead, name)).limit(500)))
+        for name in CHOICE_FIELDS
+    }
+
+
+def leads_with_same_phone(lead: Lead, limit: int = 20) -> list[Lead]:
+    """Other leads from the same (normalised) phone number, newest first."""
+    if not lead.phone_normalized:
+        return []
+    return list(db.session.scalars(
+        sa.select(Lead).where(Lead.phone_normalized == lead.phone_normalized, Lead.id != lead.id)
+        .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit)))
