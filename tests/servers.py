@@ -3,6 +3,7 @@
 Every process started here is stopped by its PID when the test ends.
 """
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -15,6 +16,19 @@ import pytest
 from tests.conftest import skip_or_fail
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    """A port below the ephemeral range (32768+) that nothing listens on, so parallel runs never clash."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def wait_for_port(port: int, timeout: float = 15.0) -> None:

@@ -11,10 +11,9 @@ import sqlalchemy as sa
 
 from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app
-from tests.servers import TcpRelay
+from tests.servers import TcpRelay, free_port
 from webapp.extensions import db
 
-RELAY_PORT = 15432
 SENDER_TIMEOUT = 10  # seconds, the guide's section 2
 
 
@@ -22,9 +21,9 @@ SENDER_TIMEOUT = 10  # seconds, the guide's section 2
 def relayed_app(postgresql_url):
     """An app whose PostgreSQL connections go through a relay the test controls."""
     target = sa.engine.make_url(postgresql_url)
-    relay = TcpRelay(RELAY_PORT, (target.host or "127.0.0.1", target.port or 5432))
+    relay = TcpRelay(relay_port := free_port(), (target.host or "127.0.0.1", target.port or 5432))
     relay.start()
-    url = target.set(host="127.0.0.1", port=RELAY_PORT).render_as_string(hide_password=False)
+    url = target.set(host="127.0.0.1", port=relay_port).render_as_string(hide_password=False)
     app = make_app(url)
     yield app, relay
     relay.close()

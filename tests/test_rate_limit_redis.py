@@ -12,12 +12,10 @@ import redis
 
 from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app, skip_or_fail
-from tests.servers import start_gunicorn, start_redis, stop
+from tests.servers import free_port, start_gunicorn, start_redis, stop
 from webapp.extensions import limiter
 
 REDIS_DB = 13  # the shared Redis at 6379: a database number of our own, flushed by us only
-GUNICORN_PORT = 18431
-PRIVATE_REDIS_PORT = 16391
 
 
 @pytest.fixture
@@ -83,13 +81,14 @@ def test_two_gunicorn_workers_share_one_limit_in_redis(shared_redis, sqlite_url)
            "DATABASE_URL": sqlite_url, "RATELIMIT_STORAGE_URI": shared_redis,
            "WEBHOOK_RATE_LIMIT": "10 per minute"}
     before = _count_rows(sqlite_url)
-    server = start_gunicorn(GUNICORN_PORT, env, workers=2)
+    port = free_port()
+    server = start_gunicorn(port, env, workers=2)
     try:
-        first = HeldRequest(GUNICORN_PORT)              # worker A waits on it
-        statuses = [_post(GUNICORN_PORT) for _ in range(6)]  # so worker B serves these
-        second = HeldRequest(GUNICORN_PORT)             # worker B waits on this one
+        first = HeldRequest(port)              # worker A waits on it
+        statuses = [_post(port) for _ in range(6)]  # so worker B serves these
+        second = HeldRequest(port)             # worker B waits on this one
         statuses.append(first.finish())                 # A answers, and is free again
-        statuses += [_post(GUNICORN_PORT) for _ in range(6)]  # so A serves these
+        statuses += [_post(port) for _ in range(6)]  # so A serves these
         statuses.append(second.finish())
     finally:
         log = stop(server)
@@ -102,12 +101,13 @@ def test_two_gunicorn_workers_share_one_limit_in_redis(shared_redis, sqlite_url)
 
 
 def test_redis_outage_fails_open_and_the_shared_store_comes_back(sqlite_url, caplog):
-    redis_server = start_redis(PRIVATE_REDIS_PORT)
-    app = make_app(sqlite_url, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{PRIVATE_REDIS_PORT}/0",
+    redis_port = free_port()
+    redis_server = start_redis(redis_port)
+    app = make_app(sqlite_url, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{redis_port}/0",
                    WEBHOOK_RATE_LIMIT="50 per minute")
     client = app.test_client()
     headers = {"X-API-Key": GUIDE_API_KEY}
-    probe = redis.Redis(port=PRIVATE_REDIS_PORT)
+    probe = redis.Redis(port=redis_port)
     try:
         assert client.post(WEBHOOK, json=SAMPLE_LEAD, headers=headers).status_code == 201
         assert probe.keys("*raam-leads*"), "the hit should be counted in Redis"
@@ -117,7 +117,7 @@ def test_redis_outage_fails_open_and_the_shared_store_comes_back(sqlite_url, cap
         assert statuses == [201, 201, 201]  # leads keep coming in while Redis is down
         assert any("storage unreachable" in r.getMessage() for r in caplog.records)
 
-        redis_server = start_redis(PRIVATE_REDIS_PORT)
+        redis_server = start_redis(redis_port)
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline and not probe.keys("*raam-leads*"):
             assert client.post(WEBHOOK, json=SAMPLE_LEAD, headers=headers).status_code == 201

@@ -5,29 +5,28 @@ import sqlite3
 import subprocess
 import sys
 
-from tests.servers import ROOT, stop, wait_for_port
-
-PORT = 18502
+from tests.servers import ROOT, free_port, stop, wait_for_port
 
 
-def _readme_curl() -> str:
+
+def _readme_curl(port: int) -> str:
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     [command] = [block for block in re.findall(r"```sh\n(.*?)```", readme, re.S) if block.startswith("curl")]
-    return command.replace("127.0.0.1:5000", f"127.0.0.1:{PORT}")
+    return command.replace("127.0.0.1:5000", f"127.0.0.1:{port}")
 
 
 def test_readme_curl_example_gets_201_from_the_development_server(tmp_path):
-    database = tmp_path / "leads.db"
+    database, port = tmp_path / "leads.db", free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("APP_ENV", "SECRET_KEY", "CARDEKHO_API_KEYS", "RATELIMIT_STORAGE_URI")}
-    env.update(DATABASE_URL=f"sqlite:///{database}", PORT=str(PORT))
+    env.update(DATABASE_URL=f"sqlite:///{database}", PORT=str(port))
     subprocess.run([sys.executable, "-m", "flask", "--app", "run", "db", "upgrade"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     server = subprocess.Popen([sys.executable, "run.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for_port(PORT)
-        result = subprocess.run(["bash", "-c", _readme_curl()], capture_output=True, text=True, timeout=30)
+        wait_for_port(port)
+        result = subprocess.run(["bash", "-c", _readme_curl(port)], capture_output=True, text=True, timeout=30)
     finally:
         log = stop(server)
     assert result.stdout.startswith("HTTP/1.1 201"), result.stdout + log
