@@ -161,3 +161,95 @@ def leads(app):
             return rows
 
     return all_leads
+
+
+# --- Accounts and sign-in (webapp.auth) ----------------------------------------------------------
+
+TEST_PASSWORD = "correct horse battery"
+_hashes_by_password: dict[str, str] = {}  # scrypt at OWASP cost takes ~0.3 s: hash each password once
+
+
+@pytest.fixture
+def make_user(app):
+    """Store an account in this test's database and return it (detached, attributes loaded)."""
+    from webapp.auth.models import User
+    from webapp.auth.passwords import hash_password
+
+    def make(email="asha@raam.example", *, name="Asha Patil", role="sales", password=TEST_PASSWORD,
+             active=True, password_hash=None):
+        if password_hash is None:
+            if password not in _hashes_by_password:
+                _hashes_by_password[password] = hash_password(password)
+            password_hash = _hashes_by_password[password]
+        with app.app_context():
+            user = User(email=email.lower(), name=name, role=role, password_hash=password_hash,
+                        active=active, session_version=1)
+            db.session.add(user)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def protected_views(app):
+    """Test-only pages behind `login_required` and `role_required`, so the real URL map holds no stub."""
+    from types import SimpleNamespace
+
+    from flask import Blueprint, render_template_string
+
+    from webapp.auth.access import login_required, role_required
+
+    bp = Blueprint("placeholder", __name__, url_prefix="/test")
+    page = """{% extends "base.html" %}{% block content %}<h1>Leads placeholder</h1>
+      <button class="button" hx-get="/test/leads/rows" hx-target="#rows">Load rows</button>
+      <button class="button" hx-post="/test/leads/note" hx-target="#rows">Add a note</button>
+      <div class="table-wrap"><table><tbody id="rows"></tbody></table></div>{% endblock %}"""
+
+    bp.add_url_rule("/leads", "leads", login_required(lambda: render_template_string(page)))
+    bp.add_url_rule("/leads/rows", "rows", login_required(
+        lambda: render_template_string("<tr><td>Rows for {{ current_user.name }}</td></tr>")))
+    bp.add_url_rule("/leads/note", "note", login_required(lambda: "<tr><td>Noted</td></tr>"), methods=["POST"])
+    bp.add_url_rule("/export", "export", role_required("manager", "admin")(lambda: "export for managers"))
+    app.register_blueprint(bp)
+    return SimpleNamespace(page="/test/leads", rows="/test/leads/rows", note="/test/leads/note",
+                           export="/test/export")
+
+
+def csrf_token_in(html: str) -> str:
+    """The CSRF token a page carries (the `csrf-token` meta tag of base.html)."""
+    import re
+
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert match, "no csrf-token meta tag on the page"
+    return match.group(1)
+
+
+class AuthActions:
+    """Sign in and out the way a browser does: read the form's CSRF token, then POST."""
+
+    def __init__(self, client, views):
+        self.client, self.views = client, views
+
+    def login(self, email="asha@raam.example", password=TEST_PASSWORD, next=None, client=None, **kwargs):
+        """Open /login (with `next`), then submit the form; returns the POST's response."""
+        from urllib.parse import urlencode
+
+        client = client or self.client
+        url = "/login" + ("?" + urlencode({"next": next}) if next else "")
+        token = csrf_token_in(client.get(url, **kwargs).get_data(as_text=True))
+        return client.post(url, data={"email": email, "password": password, "csrf_token": token}, **kwargs)
+
+    def logout(self, client=None):
+        """Press "Sign out" on a signed-in page."""
+        client = client or self.client
+        token = csrf_token_in(client.get(self.views.page).get_data(as_text=True))
+        return client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client, protected_views):
+    """Sign-in helpers bound to `client`."""
+    return AuthActions(client, protected_views)

@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_config
-from webapp.extensions import csrf, db, limiter, migrate
+from webapp.extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -48,12 +48,14 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     limiter.init_app(app)
     csrf.init_app(app)
+    login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
 
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per audience."""
-    from webapp import health, intake
+    from webapp import auth, health, intake
 
+    app.register_blueprint(auth.bp)  # also the `flask users` commands
     app.register_blueprint(health.bp)
     app.register_blueprint(intake.bp)
     csrf.exempt(intake.bp)  # CarDekho authenticates with its API key, not a session

@@ -1,0 +1,87 @@
+"""Account operations shared by the sign-in views and the `flask users` commands."""
+import sqlalchemy as sa
+
+from webapp.auth.models import ROLES, User
+from webapp.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
+from webapp.extensions import db
+from webapp.leads.models import utcnow
+
+
+class AccountError(ValueError):
+    """An account cannot be created or changed; the message says why, for people."""
+
+
+def normalize_email(email: str) -> str:
+    """Emails are compared and stored lowercased and trimmed."""
+    return email.strip().lower()
+
+
+def find_user(email: str) -> User | None:
+    """The account with this email, in any letter case, or None."""
+    return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+
+
+def list_users() -> list[User]:
+    """Every account, by email."""
+    return list(db.session.scalars(sa.select(User).order_by(User.email)))
+
+
+def create_user(email: str, name: str, role: str, password: str) -> User:
+    """Store a new active account after checking every field."""
+    email, name = normalize_email(email), name.strip()
+    if "@" not in email or any(char.isspace() for char in email):
+        raise AccountError(f"{email!r} is not an email address.")
+    if not name:
+        raise AccountError("Name must not be empty.")
+    if role not in ROLES:
+        raise AccountError(f"Role must be one of {', '.join(ROLES)}.")
+    if problem := password_problem(password):
+        raise AccountError(problem)
+    if find_user(email) is not None:
+        raise AccountError(f"An account for {email} already exists.")
+    user = User(email=email, name=name, role=role, password_hash=hash_password(password),
+                active=True, session_version=1)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active account these credentials open, or None, in about the same time either way."""
+    user = find_user(email)
+    if not verify_password(user.password_hash if user else None, password):
+        return None
+    if not user.active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def record_sign_in(user: User) -> None:
+    """Remember when this account last signed in."""
+    user.last_login_at = utcnow()
+    db.session.commit()
+
+
+def end_sessions(user: User) -> None:
+    """Invalidate every session cookie issued to this account so far, copies included."""
+    user.session_version += 1
+    db.session.commit()
+
+
+def change_password(user: User, password: str) -> None:
+    """Set a new password and sign the account out everywhere."""
+    if problem := password_problem(password):
+        raise AccountError(problem)
+    user.password_hash = hash_password(password)
+    end_sessions(user)
+
+
+def set_active(user: User, active: bool) -> None:
+    """Switch an account on or off; switching off also signs it out everywhere."""
+    user.active = active
+    if active:
+        db.session.commit()
+    else:
+        end_sessions(user)
