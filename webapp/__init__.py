@@ -65,6 +65,8 @@ def register_error_handlers(app: Flask) -> None:
     """JSON errors on the webhook, HTML for people, and one log line per webhook call."""
     from webapp.errors import API_PREFIX, register_error_handlers as install
     from webapp.request_log import register_request_log
+    from webapp.security import register_security_headers
 
     install(app)
     register_request_log(app, API_PREFIX)
+    register_security_headers(app)

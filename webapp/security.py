@@ -1,0 +1,65 @@
+"""Security headers on every response, and the one place that pins the htmx we load."""
+from dataclasses import dataclass
+
+from flask import Flask, request
+
+CDN_ORIGIN = "https://unpkg.com"
+
+
+@dataclass(frozen=True)
+class HtmxRelease:
+    """One exact htmx version: its CDN URL with SRI, and the same bytes vendored under static/."""
+
+    version: str
+    integrity: str
+
+    @property
+    def cdn_url(self) -> str:
+        """The CDN copy of exactly this version."""
+        return f"{CDN_ORIGIN}/htmx.org@{self.version}/dist/htmx.min.js"
+
+    @property
+    def vendored_path(self) -> str:
+        """The vendored copy, relative to the static folder (the fallback when the CDN fails)."""
+        return f"vendor/htmx-{self.version}.min.js"
+
+
+# From `npm pack htmx.org@2.0.11`, dist/htmx.min.js; unpkg serves the same bytes.
+HTMX = HtmxRelease(version="2.0.11",
+                   integrity="sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg")
+
+# Exactly what the pages need: our own files, htmx from its CDN, no inline script or style.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    f"script-src 'self' {CDN_ORIGIN}",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "object-src 'none'",
+])
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def add_security_headers(response):
+    """Set the security headers; pages and API answers (not static files) are never stored."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    # Pages show leads and personal data: no browser or proxy may keep a copy.
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def register_security_headers(app: Flask) -> None:
+    """Install the headers on every response and expose `htmx` to templates."""
+    app.after_request(add_security_headers)
+    app.add_template_global(HTMX, "htmx")
