@@ -53,9 +53,10 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per audience."""
-    from webapp import auth, health, intake
+    from webapp import auth, dashboard, health, intake
 
     app.register_blueprint(auth.bp)  # also the `flask users` commands
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(intake.bp)
     csrf.exempt(intake.bp)  # CarDekho authenticates with its API key, not a session

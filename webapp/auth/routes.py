@@ -1,4 +1,4 @@
-"""/login and /logout, and the landing redirect at / until the dashboard takes it over."""
+"""/login and /logout."""
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
@@ -8,8 +8,6 @@ from webapp.auth.accounts import authenticate, end_sessions, normalize_email, re
 from webapp.auth.forms import LoginForm
 from webapp.extensions import limiter
 
-# The dashboard blueprint will serve the lead list there (and may then own "/" itself).
-LEAD_LIST_PATH = "/admin/mg-digital-leads"
 SIGN_IN_FAILED = "Email or password is incorrect."
 TOO_MANY_ATTEMPTS = "Too many failed sign-in attempts. Please wait a few minutes and try again."
 
@@ -35,12 +33,6 @@ def _sign_in_failed(response) -> bool:
     return g.get("sign_in_failed", False)
 
 
-@bp.get("/")
-def home():
-    """Send people to the lead list."""
-    return redirect(LEAD_LIST_PATH)
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_limit_per_ip, methods=["POST"], deduct_when=_sign_in_failed)
 @limiter.limit(_limit_per_account, methods=["POST"], key_func=_submitted_account, deduct_when=_sign_in_failed)
@@ -48,7 +40,7 @@ def login():
     """Show the sign-in form; on valid credentials start a session and go to `next` (if local)."""
     next_path = safe_next_path(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(next_path or url_for("auth.home"))
+        return redirect(next_path or url_for("dashboard.home"))
     form, error = LoginForm(), None
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
@@ -56,7 +48,7 @@ def login():
             session.clear()  # nothing from before sign-in (CSRF token included) carries over
             login_user(user)
             record_sign_in(user)
-            return redirect(next_path or url_for("auth.home"))
+            return redirect(next_path or url_for("dashboard.home"))
         g.sign_in_failed = True
         error = SIGN_IN_FAILED
     return render_template("auth/login.html", form=form, error=error, next_path=next_path)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.leads.models import Lead
+from webapp.leads.models import Lead, LeadExport
 from webapp.leads.search import LeadFilters, filter_conditions
 from webapp.leads.timezones import to_ist
 
@@ -60,3 +60,23 @@ def export_csv(filters: LeadFilters, counter: list[int] | None = None) -> Iterat
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue()
+
+
+def recorded_export(user_id: int, filters: LeadFilters) -> Iterator[str]:
+    """`export_csv`, recorded: who, when, which filters, how many rows, and whether it finished."""
+    record = LeadExport(user_id=user_id, filters=filters.to_args())
+    db.session.add(record)
+    db.session.commit()
+    counter, completed = [0], False
+    try:
+        yield from export_csv(filters, counter)
+        completed = True
+    finally:  # also when the download is cut off
+        record.row_count, record.completed = counter[0], completed
+        db.session.commit()
+
+
+def recent_exports(limit: int = 200) -> list[LeadExport]:
+    """The latest exports, newest first, with who took them."""
+    return list(db.session.scalars(
+        sa.select(LeadExport).order_by(LeadExport.created_at.desc(), LeadExport.id.desc()).limit(limit)))

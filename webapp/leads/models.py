@@ -65,3 +65,18 @@ class Lead(db.Model):
 
     def __repr__(self) -> str:
         return f"<Lead {self.id} {self.platform}>"
+
+
+class LeadExport(db.Model):
+    """One CSV export: who took which leads and when (personal data leaving the system)."""
+
+    __tablename__ = "lead_exports"
+
+    id: Mapped[int] = mapped_column(BigId, sa.Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    filters: Mapped[dict] = mapped_column(sa.JSON())
+    row_count: Mapped[int | None]
+    completed: Mapped[bool] = mapped_column(default=False)
+
+    user = sa.orm.relationship("User", lazy="joined")

@@ -1,0 +1,6 @@
+"""The sales team's dashboard: the lead list, one lead, CSV exports (server-rendered, htmx)."""
+from flask import Blueprint
+
+bp = Blueprint("dashboard", __name__)
+
+from webapp.dashboard import routes, template_filters  # noqa: E402,F401  (registers views and filters)

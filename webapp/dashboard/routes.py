@@ -1,0 +1,60 @@
+"""Dashboard views: thin, over webapp.leads.search and webapp.leads.export."""
+from flask import Response, abort, redirect, render_template, request, stream_with_context, url_for
+from flask_login import current_user
+
+from webapp.auth.access import login_required, role_required
+from webapp.dashboard import bp
+from webapp.extensions import db
+from webapp.leads.export import recent_exports, recorded_export
+from webapp.leads.models import Lead, utcnow
+from webapp.leads.search import LeadFilters, count_leads, filter_choices, leads_with_same_phone, search_leads
+from webapp.leads.timezones import to_ist
+
+EXPORT_ROLES = ("manager", "admin")
+
+
+@bp.get("/")
+def home():
+    """The desk opens on the lead list."""
+    return redirect(url_for("dashboard.lead_list"))
+
+
+@bp.get("/admin/mg-digital-leads")
+@login_required
+def lead_list():
+    """Newest leads first, narrowed by search and filters; htmx asks for just the results."""
+    filters = LeadFilters.from_args(request.args)
+    page = search_leads(filters, cursor=request.args.get("page"))
+    total, capped = count_leads(filters)
+    context = {"filters": filters, "page": page, "total": total, "capped": capped,
+               "can_export": current_user.role in EXPORT_ROLES, "first_page": not request.args.get("page")}
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "lead-results":
+        # The address bar shows the canonical URL (no empty fields), so it can be shared and reloaded.
+        canonical = url_for("dashboard.lead_list", page=request.args.get("page") or None, **filters.to_args())
+        return render_template("dashboard/_lead_results.html", **context), {"HX-Push-Url": canonical}
+    return render_template("dashboard/index.html", choices=filter_choices(), **context)
+
+
+@bp.get("/admin/mg-digital-leads/<int:lead_id>")
+@login_required
+def lead_detail(lead_id: int):
+    """Every column of one lead, its raw payload, and other leads from the same phone."""
+    lead = db.session.get(Lead, lead_id) or abort(404)
+    return render_template("dashboard/lead.html", lead=lead, same_phone=leads_with_same_phone(lead))
+
+
+@bp.get("/admin/mg-digital-leads/export.csv")
+@role_required(*EXPORT_ROLES)
+def export_leads():
+    """The current filters' leads as CSV, streamed, and recorded in the export history."""
+    filters = LeadFilters.from_args(request.args)
+    filename = f"mg-digital-leads-{to_ist(utcnow()):%Y-%m-%d}.csv"
+    return Response(stream_with_context(recorded_export(current_user.id, filters)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/admin/mg-digital-leads/exports")
+@role_required(*EXPORT_ROLES)
+def export_history():
+    """Who exported which leads, and when."""
+    return render_template("dashboard/exports.html", exports=recent_exports())
