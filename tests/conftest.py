@@ -28,6 +28,17 @@ SAMPLE_LEAD = {  # the guide's sample body
 }
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium, headless, making no calls home (pytest-playwright cannot download a browser here)."""
+    if not os.path.exists(CHROMIUM):
+        skip_or_fail(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True, "args": [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]}
 
 
 def skip_or_fail(reason: str):
@@ -56,7 +67,7 @@ def postgresql_url():
         cursor.execute(f'CREATE DATABASE "{name}"')
     url = normalize_database_url(sa.engine.make_url(TEST_DATABASE_URL).set(database=name)
                                  .render_as_string(hide_password=False))
-    _migrate(url)
+    migrate_database(url)
     yield url
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -67,11 +78,11 @@ def postgresql_url():
 def sqlite_url(tmp_path_factory):
     """A SQLite file for this test session, built by the same migrations."""
     url = "sqlite:///" + str(tmp_path_factory.mktemp("sqlite") / "leads.db")
-    _migrate(url)
+    migrate_database(url)
     return url
 
 
-def _migrate(url: str) -> None:
+def migrate_database(url: str) -> None:
     """Build the schema with Alembic, exactly as `flask db upgrade` does in production."""
     app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url,
                       "SQLALCHEMY_ENGINE_OPTIONS": {}})

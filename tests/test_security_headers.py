@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GUIDE_API_KEY, SAMPLE_LEAD, WEBHOOK, skip_or_fail
+from tests.conftest import GUIDE_API_KEY, SAMPLE_LEAD, WEBHOOK
 
 CSP = ("default-src 'self'; script-src 'self' https://unpkg.com; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
 HTMX_VERSION = "2.0.11"
 HTMX_CDN = f"https://unpkg.com/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -144,16 +143,6 @@ def test_the_page_hands_htmx_the_same_csrf_token_as_its_forms(signed_in, auth):
 
 
 # --- In a real browser ----------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium, offline-friendly (pytest-playwright cannot download a browser here)."""
-    if not os.path.exists(CHROMIUM):
-        skip_or_fail(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]}
-
 
 @pytest.fixture
 def live_server(app, protected_views):
