@@ -84,6 +84,9 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
+    # The CSRF token lives as long as the session (which sign-out ends), so a list left open all
+    # day on the showroom floor can still sign out and search.
+    WTF_CSRF_TIME_LIMIT = None
 
     def default_database_url(self) -> str:
         """The zero-configuration database: a SQLite file under `instance/`."""

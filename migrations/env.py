@@ -11,8 +11,10 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-# Keep the app's loggers (the limiter's warnings, the request log) working after a migration.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Configure logging for the `flask db` commands only: a process that already logs (the test
+# suite, an app migrating itself) keeps its handlers and its loggers.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from config import GUIDE_API_KEY
-from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app, skip_or_fail
+from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app, migrate_database, skip_or_fail
 from tests.servers import free_port, start_gunicorn, start_redis, stop
 from webapp.extensions import limiter
 
@@ -76,11 +76,12 @@ class HeldRequest:
         return int(status_line.split()[1])
 
 
-def test_two_gunicorn_workers_share_one_limit_in_redis(shared_redis, sqlite_url):
+def test_two_gunicorn_workers_share_one_limit_in_redis(shared_redis, tmp_path):
+    sqlite_url = f"sqlite:///{tmp_path}/leads.db"  # its own file: these rows outlive the test
+    migrate_database(sqlite_url)
     env = {"APP_ENV": "production", "SECRET_KEY": "test-secret", "CARDEKHO_API_KEYS": GUIDE_API_KEY,
            "DATABASE_URL": sqlite_url, "RATELIMIT_STORAGE_URI": shared_redis,
            "WEBHOOK_RATE_LIMIT": "10 per minute"}
-    before = _count_rows(sqlite_url)
     port = free_port()
     server = start_gunicorn(port, env, workers=2)
     try:
@@ -97,10 +98,12 @@ def test_two_gunicorn_workers_share_one_limit_in_redis(shared_redis, sqlite_url)
     # Each worker saw 7 requests: with per-process memory counting all 14 would pass.
     assert statuses.count(201) == 10, statuses
     assert statuses.count(429) == 4, statuses
-    assert _count_rows(sqlite_url) - before == 10  # every 201 is a row
+    assert _count_rows(sqlite_url) == 10  # every 201 is a row
 
 
-def test_redis_outage_fails_open_and_the_shared_store_comes_back(sqlite_url, caplog):
+def test_redis_outage_fails_open_and_the_shared_store_comes_back(tmp_path, caplog):
+    sqlite_url = f"sqlite:///{tmp_path}/leads.db"
+    migrate_database(sqlite_url)
     redis_port = free_port()
     redis_server = start_redis(redis_port)
     app = make_app(sqlite_url, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{redis_port}/0",

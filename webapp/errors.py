@@ -51,7 +51,8 @@ def register_error_handlers(app) -> None:
             405: f"Method {request.method} is not allowed here"
             + ("; send POST with a JSON body" if on_api else ""),
             413: f"Body too large: at most {app.config['MAX_CONTENT_LENGTH']} bytes",
-            429: f"Rate limit exceeded ({error.description}); retry after the Retry-After header's seconds",
+            429: f"Rate limit exceeded ({error.description}); retry after the Retry-After header's seconds"
+            if on_api else "Too many requests; please wait a minute and try again.",
         }.get(error.code, error.description)
         original = error.get_response().headers
         return error_response(error.code, message, {h: original[h] for h in KEPT_HEADERS if h in original})
