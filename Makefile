@@ -4,12 +4,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: run test browser clean
+.PHONY: run test user browser clean
 
 ## make run: virtualenv + install + migrate the SQLite database + serve on http://127.0.0.1:5000
 run: $(VENV)/.runtime
 	$(PY) -m flask --app run db upgrade
+	@echo "Dashboard: http://127.0.0.1:$(PORT)/  (first account: make user EMAIL=you@example.com NAME='Your Name')"
 	PORT=$(PORT) $(PY) run.py
+
+## make user EMAIL=... NAME=... [ROLE=admin|manager|sales]: a dashboard account (asks for the password twice)
+user: $(VENV)/.runtime
+	$(PY) -m flask --app run db upgrade
+	$(PY) -m flask --app run users create "$(EMAIL)" --name "$(NAME)" --role "$(or $(ROLE),admin)"
 
 ## make test: install the test dependencies (and Chromium for the browser tests), run the whole suite
 test: $(VENV)/.test browser
