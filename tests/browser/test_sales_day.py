@@ -109,3 +109,22 @@ def test_manager_exports_csv_with_formulas_neutralised(page, live_server, send_l
     expect(page.locator("table")).to_contain_text("Manager Person")
     expect(page.locator("table")).to_contain_text("car_model=MG Gloster")
     page.screenshot(path=f"{artifacts}/export-history.png", full_page=True)
+
+
+def test_the_list_works_without_javascript(browser, live_server, send_lead, artifacts):
+    send_lead(name="Kiran No-Script", phone_number="9822233344", car_model="MG ZS EV")
+    context = browser.new_context(java_script_enabled=False, viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + LIST)
+        page.fill("input[name=email]", "sales@raam.example")
+        page.fill("input[name=password]", live_server.password)
+        page.click("button[type=submit]")
+        page.fill("#q", "no-script")
+        page.click("button:text('Search')")  # a plain GET form
+        expect(page).to_have_url(re.compile(r"q=no-script"))
+        expect(page.locator("tr.lead-row")).to_have_count(1)
+        page.get_by_role("link", name="Kiran No-Script").click()
+        expect(page.locator("h1")).to_have_text("Kiran No-Script")
+    finally:
+        context.close()
