@@ -15,6 +15,9 @@ COLUMN_FIELDS = (
 )
 # Far deeper than any lead; keeps hostile nesting away from the parser and JSONB.
 MAX_DEPTH = 32
+# Column copies are cut here (the payload keeps every character): a btree index entry on
+# PostgreSQL must stay under 2,704 bytes, and no model or campaign name comes near this.
+MAX_COLUMN_CHARS = 500
 
 
 class InvalidSubmission(Exception):
@@ -92,30 +95,39 @@ def _check_text(text: str, where: str) -> None:
         ) from None
 
 
-def _as_text(body: dict, field: str, *, numbers: str) -> str | None:
-    """A field as text: strings as sent (trimmed); numbers only where `numbers` allows."""
+def _required_text(body: dict, field: str, *, whole_numbers: bool) -> str | None:
+    """A required field as text (trimmed), or None when missing or blank; a wrong type is refused."""
     value = body.get(field)
     if value is None:
         return None
     if isinstance(value, str):
         return value.strip() or None
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if numbers == "whole" and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if whole_numbers and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return str(value)
-    if numbers == "any" and is_number:
-        return json.dumps(value)
-    kinds = {"whole": "a string or a whole number", "any": "a string or a number", "none": "a string"}
-    raise InvalidSubmission(f"Field '{field}' must be {kinds[numbers]}")
+    raise InvalidSubmission(f"Field '{field}' must be {'a string or a whole number' if whole_numbers else 'a string'}")
+
+
+def _column_text(value) -> str | None:
+    """An optional attribute's column copy: text or a number as text; anything else stays in payload only.
+
+    A lead is never refused over an optional attribute: losing the call-back costs more than
+    an empty column, and the value is kept as sent in `payload`.
+    """
+    if isinstance(value, str):
+        return value.strip()[:MAX_COLUMN_CHARS] or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return json.dumps(value)[:MAX_COLUMN_CHARS]
+    return None
 
 
 def validate_submission(body: dict) -> LeadSubmission:
-    """Check the guide's required fields and the types of the fields we copy into columns."""
-    name = _as_text(body, "name", numbers="none")
-    phone = _as_text(body, "phone_number", numbers="whole")
+    """Check the guide's required fields; copy the optional attributes that have columns."""
+    name = _required_text(body, "name", whole_numbers=False)
+    phone = _required_text(body, "phone_number", whole_numbers=True)
     missing = [field for field, value in (("name", name), ("phone_number", phone)) if value is None]
     if missing:
         raise InvalidSubmission(f"Missing required fields: {', '.join(missing)}")
-    columns = {field: _as_text(body, field, numbers="any") for field in COLUMN_FIELDS}
+    columns = {field: _column_text(body.get(field)) for field in COLUMN_FIELDS}
     return LeadSubmission(name=name, phone_number=phone, columns=columns, payload=body)
 
 
