@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import GUIDE_API_KEY, SAMPLE_LEAD, WEBHOOK
 
-CSP = ("default-src 'self'; script-src 'self' https://unpkg.com; style-src 'self'; img-src 'self' data:; "
+CSP = ("default-src 'self'; script-src 'self' https://unpkg.com/htmx.org@2.0.11/dist/htmx.min.js; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
 HTMX_VERSION = "2.0.11"
 HTMX_CDN = f"https://unpkg.com/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
@@ -289,3 +289,14 @@ def test_sign_in_and_a_signed_in_page_fit_the_screen(open_browser, width):
     page.screenshot(path=ARTIFACTS / f"signed-in-{width}.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert page.is_visible("text=Sign out") and page.is_visible("text=Asha Patil")
+
+
+def test_production_tells_browsers_to_use_https_only(monkeypatch, tmp_path, client):
+    from webapp import create_app
+
+    for name, value in {"SECRET_KEY": "s" * 40, "CARDEKHO_API_KEYS": "prod-key",
+                        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}.items():
+        monkeypatch.setenv(name, value)
+    production = create_app({"APP_ENV": "production"}).test_client()
+    assert production.get("/healthz").headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert "Strict-Transport-Security" not in client.get("/healthz").headers  # plain-http development
