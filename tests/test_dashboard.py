@@ -175,3 +175,15 @@ def test_the_export_link_follows_an_htmx_search(client, signed_in, seed):
     partial = response.get_data(as_text=True)
     assert f'id="export-link" href="{EXPORT}?car_model=MG+Hector"' in partial
     assert response.headers["HX-Push-Url"] == f"{LIST}?car_model=MG+Hector"  # no empty fields in the URL
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_another_site_cannot_start_an_export(client, signed_in, seed, app, site):
+    seed({"name": "Ravi"})
+    signed_in("manager")
+    response = client.get(EXPORT, headers={"Sec-Fetch-Site": site})
+    assert response.status_code == 403 and "Ravi" not in response.get_data(as_text=True)
+    assert client.get(EXPORT, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+    with app.app_context():
+        from webapp.leads.models import LeadExport
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(LeadExport)) == 1

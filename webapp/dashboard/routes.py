@@ -47,6 +47,10 @@ def lead_detail(lead_id: int):
 @role_required(*EXPORT_ROLES)
 def export_leads():
     """The current filters' leads as CSV, streamed, and recorded in the export history."""
+    # A GET that hands out personal data: another site must not be able to start one in a
+    # manager's browser (SameSite=Lax still sends the cookie on a cross-site link).
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        abort(403, description="Exports start from the dashboard itself, not from another site.")
     filters = LeadFilters.from_args(request.args)
     filename = f"mg-digital-leads-{to_ist(utcnow()):%Y-%m-%d}.csv"
     return Response(stream_with_context(recorded_export(current_user.id, filters)), mimetype="text/csv",
