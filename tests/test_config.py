@@ -90,7 +90,9 @@ def test_production_starts_when_configured_and_does_not_accept_the_guides_key(tm
     for name, value in env.items():
         clean_env.setenv(name, value)
     app = create_app({"APP_ENV": "production"})
-    assert GUIDE_API_KEY not in app.config["CARDEKHO_API_KEYS"]
+    refused = app.test_client().post("/admin/mg-digital-leads/source/cardekho", json={},
+                                     headers={"X-API-Key": GUIDE_API_KEY})
+    assert refused.status_code == 403  # the published key opens nothing in production
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
 

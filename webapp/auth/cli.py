@@ -1,6 +1,5 @@
 """`flask users …`: create accounts, list them, set a password, switch an account off or on."""
 import sys
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -8,9 +7,7 @@ from webapp.auth import bp
 from webapp.auth.accounts import AccountError, change_password, create_user, find_user, list_users, set_active
 from webapp.auth.models import ROLES, User
 from webapp.auth.passwords import password_problem
-
-IST = ZoneInfo("Asia/Kolkata")
-
+from webapp.leads.timezones import to_ist
 
 def _checked_password(value: str) -> str:
     """Refuse a weak password at the prompt, so the person can type another."""
@@ -65,7 +62,7 @@ def list_command() -> None:
         return
     rows = [("EMAIL", "NAME", "ROLE", "STATUS", "LAST SIGN-IN (IST)")] + [
         (user.email, user.name, user.role, "active" if user.active else "deactivated",
-         user.last_login_at.astimezone(IST).strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never")
+         to_ist(user.last_login_at).strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never")
         for user in users
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]

@@ -1,4 +1,6 @@
 """/login and /logout."""
+import hashlib
+
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
@@ -24,7 +26,8 @@ def _limit_per_account() -> str:
 
 def _submitted_account() -> str:
     """The rate-limit key of the email being tried (whether or not such an account exists)."""
-    return "login-account:" + normalize_email(request.form.get("email", ""))
+    email = normalize_email(request.form.get("email", ""))
+    return "login-account:" + hashlib.sha256(email.encode()).hexdigest()[:24]  # no email in Redis
 
 
 def _sign_in_failed(response) -> bool:
