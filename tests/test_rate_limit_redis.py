@@ -11,24 +11,23 @@ import pytest
 import redis
 
 from config import GUIDE_API_KEY
-from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app, migrate_database, skip_or_fail
+from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app, migrate_database
 from tests.servers import free_port, start_gunicorn, start_redis, stop
 from webapp.extensions import limiter
 
-REDIS_DB = 13  # the shared Redis at 6379: a database number of our own, flushed by us only
 
 
 @pytest.fixture
 def shared_redis():
-    """The machine's Redis, database 13, emptied before and after."""
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        skip_or_fail(f"Redis not reachable at 127.0.0.1:6379: {error}")
-    client.flushdb()
-    yield f"redis://127.0.0.1:6379/{REDIS_DB}"
-    client.flushdb()
+    """A private redis-server shared by the workers of one test.
+
+    Not the machine's Redis: other suites running at the same time count the
+    same key there and would eat this test's limit.
+    """
+    port = free_port()
+    server = start_redis(port)
+    yield f"redis://127.0.0.1:{port}/0"
+    stop(server)
 
 
 def _post(port: int) -> int:
