@@ -73,6 +73,11 @@ class Config:
             self.TRUSTED_PROXY_HOPS = int(env.get("TRUSTED_PROXY_HOPS", "0"))
         except ValueError:
             raise ConfigError("TRUSTED_PROXY_HOPS must be a whole number") from None
+        self.SPOOL_DIR = env.get("SPOOL_DIR") or self.default_spool_dir()
+        try:
+            self.SPOOL_DRAIN_INTERVAL = float(env.get("SPOOL_DRAIN_INTERVAL", "5"))
+        except ValueError:
+            raise ConfigError("SPOOL_DRAIN_INTERVAL must be a number of seconds") from None
 
     # A real lead is well under 2 KiB; this leaves room for any extra attributes.
     MAX_CONTENT_LENGTH = 256 * 1024
@@ -91,6 +96,10 @@ class Config:
     def default_database_url(self) -> str:
         """The zero-configuration database: a SQLite file under `instance/`."""
         return "sqlite:///" + os.path.join(BASE_DIR, "instance", "leads.db")
+
+    def default_spool_dir(self) -> str:
+        """Leads wait here while the database is away; must be on a persistent disk."""
+        return os.path.join(BASE_DIR, "instance", "spool")
 
     def missing_secret_key(self) -> str:
         """Development runs with a random key, so sessions end at every restart."""
@@ -131,6 +140,12 @@ class ProductionConfig(Config):
     def default_database_url(self) -> str:
         """Production never falls back to a local file."""
         raise ConfigError("DATABASE_URL is required in production")
+
+    def default_spool_dir(self) -> str:
+        """Works, but an app directory is often wiped on deploy: say so."""
+        self.CONFIG_WARNINGS.append("SPOOL_DIR is not set: spooling to instance/spool; "
+                                    "put it on a persistent disk so leads survive a redeploy")
+        return super().default_spool_dir()
 
     def missing_secret_key(self) -> str:
         """Production refuses to start without a session secret."""

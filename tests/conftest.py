@@ -5,7 +5,10 @@ parametrized). PostgreSQL comes from `TEST_DATABASE_URL` (default: the local
 server); when it does not answer the PostgreSQL tests skip, except under
 `CI=true`, where that is a failure.
 """
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 
 import psycopg2
@@ -101,7 +104,11 @@ def make_app(url: str, **overrides):
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
         "CARDEKHO_API_KEYS": [GUIDE_API_KEY],
         "RATELIMIT_STORAGE_URI": "memory://",
+        "SPOOL_DRAIN_INTERVAL": 0,  # tests that want the background drainer turn it on
     }
+    if "SPOOL_DIR" not in overrides:
+        settings["SPOOL_DIR"] = tempfile.mkdtemp(prefix="raam-spool-")
+        atexit.register(shutil.rmtree, settings["SPOOL_DIR"], True)
     settings.update(overrides)
     return create_app(settings)
 

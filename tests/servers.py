@@ -5,9 +5,11 @@ Every process started here is stopped by its PID when the test ends.
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -52,6 +54,12 @@ def stop(process: subprocess.Popen) -> str:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    log_file = getattr(process, "log_file", None)
+    if log_file is not None:
+        log_file.seek(0)
+        output = log_file.read()
+        log_file.close()
+        return output
     return process.stdout.read() if process.stdout else ""
 
 
@@ -59,8 +67,11 @@ def start_gunicorn(port: int, env: dict, workers: int = 2) -> subprocess.Popen:
     """`gunicorn run:app` with `workers` workers on 127.0.0.1:port, logs on stdout."""
     command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
                "--access-logfile", "-", "--error-logfile", "-", "--timeout", "30", "run:app"]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
+    # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe blocks every worker.
+    log_file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log_file,
                                stderr=subprocess.STDOUT, text=True)
+    process.log_file = log_file
     try:
         wait_for_port(port)
     except TimeoutError:
@@ -172,3 +183,70 @@ class TcpRelay:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster of our own, so a test can really stop and restart a server.
+
+    initdb refuses to run as root, so the cluster belongs to the `postgres` OS
+    user and lives in a temporary directory it owns. Stopped by `pg_ctl`
+    (and by PID if that fails) in `destroy()`.
+    """
+
+    def __init__(self, port: int):
+        if not os.path.exists(os.path.join(PG_BIN, "initdb")) or shutil.which("runuser") is None:
+            skip_or_fail(f"PostgreSQL server binaries not found in {PG_BIN}")
+        self.port = port
+        self.base = tempfile.mkdtemp(prefix="raam-pg-")
+        self.data = os.path.join(self.base, "data")
+        shutil.chown(self.base, "postgres", "postgres")
+        self._as_postgres([f"{PG_BIN}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres",
+                           "--no-sync", "-E", "UTF8"])
+
+    @property
+    def url(self) -> str:
+        """A URL for the `postgres` database of this cluster."""
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, command: list[str], timeout: float = 60) -> str:
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+        return result.stdout
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.base} "
+                   "-c fsync=off -c max_connections=50")
+        self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-o", options, "-l",
+                           os.path.join(self.base, "server.log"), "-w", "-t", "30", "start"])
+
+    def stop(self) -> None:
+        """A real fast shutdown: sessions are cut, new connections refused."""
+        self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "30", "stop"])
+
+    def pid(self) -> int | None:
+        """The postmaster's PID, while it runs."""
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as file:
+                return int(file.readline())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def destroy(self) -> None:
+        """Stop the server (by pg_ctl, else by its PID) and delete the cluster."""
+        pid = self.pid()
+        if pid is not None:
+            try:
+                self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"])
+            except (RuntimeError, subprocess.TimeoutExpired):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        shutil.rmtree(self.base, ignore_errors=True)

@@ -13,7 +13,7 @@ from webapp.extensions import db
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETTINGS = ("APP_ENV", "DATABASE_URL", "SECRET_KEY", "CARDEKHO_API_KEYS", "RATELIMIT_STORAGE_URI",
-            "WEBHOOK_RATE_LIMIT", "TRUSTED_PROXY_HOPS")
+            "WEBHOOK_RATE_LIMIT", "TRUSTED_PROXY_HOPS", "SPOOL_DIR", "SPOOL_DRAIN_INTERVAL")
 
 
 @pytest.fixture
@@ -94,6 +94,18 @@ def test_production_starts_when_configured_and_does_not_accept_the_guides_key(tm
                                      headers={"X-API-Key": GUIDE_API_KEY})
     assert refused.status_code == 403  # the published key opens nothing in production
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_spool_dir_defaults_to_instance_and_production_warns_it_needs_a_persistent_disk(clean_env, caplog):
+    assert load_config("development").SPOOL_DIR == os.path.join(ROOT, "instance", "spool")
+    assert load_config("development").SPOOL_DRAIN_INTERVAL == 5
+    for name, value in {"SECRET_KEY": "s" * 40, "CARDEKHO_API_KEYS": "k", "DATABASE_URL": "sqlite://"}.items():
+        clean_env.setenv(name, value)
+    assert any("persistent disk" in w for w in load_config("production").CONFIG_WARNINGS)
+    clean_env.setenv("SPOOL_DIR", "/var/data/spool")
+    clean_env.setenv("SPOOL_DRAIN_INTERVAL", "2.5")
+    config = load_config("production")
+    assert (config.SPOOL_DIR, config.SPOOL_DRAIN_INTERVAL, config.CONFIG_WARNINGS) == ("/var/data/spool", 2.5, [])
 
 
 def test_unknown_app_env_is_refused(clean_env):

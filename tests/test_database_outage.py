@@ -1,4 +1,4 @@
-"""PostgreSQL going away: 503 JSON fast (so CarDekho retries), and back to 201 without a restart.
+"""PostgreSQL going away: the lead is spooled and answered 201 in time, and stored once it is back.
 
 A TCP relay sits between the app and the real PostgreSQL server so the test can
 refuse connections (a server that is down) or accept and never answer (a
@@ -18,13 +18,13 @@ SENDER_TIMEOUT = 10  # seconds, the guide's section 2
 
 
 @pytest.fixture
-def relayed_app(postgresql_url):
+def relayed_app(postgresql_url, tmp_path):
     """An app whose PostgreSQL connections go through a relay the test controls."""
     target = sa.engine.make_url(postgresql_url)
     relay = TcpRelay(relay_port := free_port(), (target.host or "127.0.0.1", target.port or 5432))
     relay.start()
     url = target.set(host="127.0.0.1", port=relay_port).render_as_string(hide_password=False)
-    app = make_app(url)
+    app = make_app(url, SPOOL_DIR=str(tmp_path / "spool"))
     yield app, relay
     relay.close()
     with app.app_context():
@@ -43,25 +43,83 @@ def _timed_post(client):
     return response, time.monotonic() - started
 
 
+def _rows(app):
+    with app.app_context():
+        return db.session.execute(sa.text(
+            'SELECT name, intake_id, created_at FROM "mg-digital-leads" ORDER BY id')).all()
+
+
 @pytest.mark.parametrize("outage", ["refuse", "hang"])
-def test_webhook_answers_503_fast_while_the_database_is_down_and_recovers(relayed_app, outage):
+def test_a_lead_sent_while_the_database_is_down_is_spooled_answered_201_and_stored_once_back(relayed_app, outage):
     app, relay = relayed_app
     client = app.test_client()
     assert _timed_post(client)[0].status_code == 201  # the pool now holds a live connection
 
     relay.set_mode(outage)
     response, seconds = _timed_post(client)
-    assert response.status_code == 503
-    assert response.get_json() == {"error": "Database temporarily unavailable; retry with exponential backoff"}
-    assert response.headers["Retry-After"]
-    assert seconds < SENDER_TIMEOUT / 2, f"took {seconds:.1f}s"
+    assert response.status_code == 201
+    assert response.get_json() == {"message": "CarDekho lead inserted successfully"}
+    assert seconds < SENDER_TIMEOUT, f"took {seconds:.1f}s"
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["database"] == "unreachable"
+    assert ready.get_json()["spool"]["waiting"] == 1
+    status = app.test_cli_runner().invoke(args=["spool", "status"])
+    assert "waiting: 1 (1 pending" in status.output
+    drain = app.test_cli_runner().invoke(args=["spool", "drain"])
+    assert drain.exit_code == 1 and "database is unavailable" in drain.output
+    assert "waiting: 1" in app.test_cli_runner().invoke(args=["spool", "status"]).output
 
     relay.set_mode("open")
     response, seconds = _timed_post(client)
     assert response.status_code == 201, response.get_data(as_text=True)
-    assert client.get("/readyz").status_code == 200
-    with app.app_context():
-        stored = db.session.execute(sa.text('SELECT count(*) FROM "mg-digital-leads"')).scalar()
-    assert stored == 2  # the lead before and the lead after; the 503 stored nothing
+    drain = app.test_cli_runner().invoke(args=["spool", "drain"])
+    assert drain.exit_code == 0, drain.output
+    assert "stored: 1, already stored: 0, failed: 0, still waiting: 0" in drain.output
+    assert client.get("/readyz").get_json()["spool"] == {"waiting": 0, "failed": 0, "oldest_received_at": None}
+    rows = _rows(app)
+    assert len(rows) == 3 and len({row.intake_id for row in rows}) == 3
+    # The spooled lead was inserted last but keeps the time it was received.
+    before, after, spooled = rows
+    assert before.created_at < spooled.created_at < after.created_at
+    again = app.test_cli_runner().invoke(args=["spool", "drain"])
+    assert "stored: 0" in again.output and len(_rows(app)) == 3
+
+
+def test_the_webhook_answers_503_only_when_the_spool_cannot_write_either(relayed_app, tmp_path):
+    app, relay = relayed_app
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    app.extensions["spool"].__init__(str(not_a_directory / "spool"))  # a spool that cannot be created
+    relay.set_mode("refuse")
+    response, seconds = _timed_post(app.test_client())
+    assert response.status_code == 503
+    assert response.get_json() == {"error": "Lead could not be stored right now; retry with exponential backoff"}
+    assert response.headers["Retry-After"]
+    assert seconds < SENDER_TIMEOUT
+
+
+def test_a_spooled_lead_is_drained_by_the_worker_once_the_database_is_back(postgresql_url, tmp_path):
+    target = sa.engine.make_url(postgresql_url)
+    relay = TcpRelay(relay_port := free_port(), (target.host or "127.0.0.1", target.port or 5432))
+    relay.start()
+    url = target.set(host="127.0.0.1", port=relay_port).render_as_string(hide_password=False)
+    app = make_app(url, SPOOL_DIR=str(tmp_path / "spool"), SPOOL_DRAIN_INTERVAL=0.2)
+    client = app.test_client()
+    try:
+        relay.set_mode("refuse")
+        assert _timed_post(client)[0].status_code == 201
+        relay.set_mode("open")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _rows(app):
+            time.sleep(0.2)
+        assert len(_rows(app)) == 1
+        assert app.extensions["spool"].backlog().waiting == 0
+    finally:
+        app.extensions["spool_drainer"].stop()
+        relay.set_mode("open")
+        with app.app_context():
+            db.session.execute(sa.text('DELETE FROM "mg-digital-leads"'))
+            db.session.commit()
+            db.session.remove()
+            db.engine.dispose()
+        relay.close()

@@ -19,6 +19,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_commands(app)
     if app.config["TRUSTED_PROXY_HOPS"]:
         hops = app.config["TRUSTED_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -49,6 +50,9 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
+    from webapp.spooling import init_spool
+
+    init_spool(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -60,6 +64,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(intake.bp)
     csrf.exempt(intake.bp)  # CarDekho authenticates with its API key, not a session
+
+
+def register_commands(app: Flask) -> None:
+    """`flask spool ...` and the other operator commands."""
+    from webapp.commands import spool_cli
+
+    app.cli.add_command(spool_cli)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -2,16 +2,16 @@
 import logging
 
 from flask import g, jsonify, make_response, render_template, request
-from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.extensions import db
+from webapp.leads.spool import SpoolUnavailable
+from webapp.leads.store import DB_OUTAGE_ERRORS
 from webapp.leads.submission import InvalidSubmission
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/admin/mg-digital-leads/source/"
-DB_OUTAGE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 KEPT_HEADERS = ("Allow", "Retry-After")
 
 
@@ -65,6 +65,13 @@ def register_error_handlers(app) -> None:
 
     for outage in DB_OUTAGE_ERRORS:
         app.register_error_handler(outage, database_unavailable)
+
+    @app.errorhandler(SpoolUnavailable)
+    def spool_unavailable(error):
+        # The database failed and the disk too: only now may CarDekho's retry be our only copy.
+        log.error("lead NOT kept: database unavailable and %s", error)
+        return error_response(503, "Lead could not be stored right now; retry with exponential backoff",
+                              {"Retry-After": "5"})
 
     @app.errorhandler(InternalServerError)
     def internal_error(error):

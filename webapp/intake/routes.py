@@ -4,8 +4,9 @@ from flask import abort, current_app, g, jsonify, request
 from webapp.extensions import limiter
 from webapp.intake import bp
 from webapp.intake.api_keys import matching_key_label, require_api_key
-from webapp.leads.store import store_lead
+from webapp.leads.store import receive_lead
 from webapp.leads.submission import parse_submission
+from webapp.spooling import drainer_for, spool_for
 
 WEBHOOK_PATH = "/admin/mg-digital-leads/source/cardekho"
 SUCCESS_MESSAGE = "CarDekho lead inserted successfully"
@@ -27,11 +28,15 @@ def _without_valid_key() -> bool:
 @bp.post(WEBHOOK_PATH)
 @limiter.limit(_webhook_rate_limit, key_func=_rate_limit_key, exempt_when=_without_valid_key)
 def receive_cardekho_lead():
-    """Authenticate, validate and store one CarDekho lead; 201 means the row is stored."""
+    """Authenticate, validate and keep one CarDekho lead; 201 means it is stored or durably spooled."""
     require_api_key()
     if request.mimetype != "application/json":
         abort(415, description="Content-Type must be application/json")
     submission = parse_submission(request.get_data(cache=False))
-    lead = store_lead(submission, platform="CarDekho")
-    g.lead_id = lead.id
+    receipt = receive_lead(submission, "CarDekho", spool_for(current_app))
+    g.lead_id, g.intake_id = receipt.lead_id, receipt.intake_id
+    if receipt.spooled:
+        g.error_reason = "database unavailable: kept in the spool"
+    else:
+        drainer_for(current_app).nudge()  # the database takes inserts: move any spooled leads now
     return jsonify(message=SUCCESS_MESSAGE), 201

@@ -59,6 +59,8 @@ class Lead(db.Model):
     utm_term: Mapped[str | None]
     utm_content: Mapped[str | None]
     payload: Mapped[dict] = mapped_column(JSONPayload)
+    # Given when the webhook receives the lead; unique, so a spooled copy is inserted once.
+    intake_id: Mapped[str | None] = mapped_column(index=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, server_default=sa.func.now(), index=True
     )
