@@ -69,6 +69,11 @@ class Config:
         self.CARDEKHO_API_KEYS = split_keys(env.get("CARDEKHO_API_KEYS", "")) or self.missing_api_keys()
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
         self.WEBHOOK_RATE_LIMIT = env.get("WEBHOOK_RATE_LIMIT", "120 per minute")
+        self.FAILED_KEY_RATE_LIMIT = env.get("FAILED_KEY_RATE_LIMIT", "10 per minute")
+        try:
+            self.API_KEY_CACHE_SECONDS = float(env.get("API_KEY_CACHE_SECONDS", "10"))
+        except ValueError:
+            raise ConfigError("API_KEY_CACHE_SECONDS must be a number of seconds") from None
         try:
             self.TRUSTED_PROXY_HOPS = int(env.get("TRUSTED_PROXY_HOPS", "0"))
         except ValueError:
@@ -107,7 +112,7 @@ class Config:
         return secrets.token_hex(32)
 
     def missing_api_keys(self) -> list[str]:
-        """Development accepts the key printed in CarDekho's guide."""
+        """Development accepts the key printed in CarDekho's guide (keys made by `flask keys` work too)."""
         self.CONFIG_WARNINGS.append("CARDEKHO_API_KEYS is not set: accepting the guide's published key")
         return [GUIDE_API_KEY]
 

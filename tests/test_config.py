@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from config import GUIDE_API_KEY, load_config, normalize_database_url, split_keys
+from tests.conftest import migrate_database
 from webapp import create_app
 from webapp.extensions import db
 
@@ -87,6 +88,7 @@ def test_production_starts_when_configured_and_does_not_accept_the_guides_key(tm
     env = {"SECRET_KEY": "s" * 40, "CARDEKHO_API_KEYS": "prod-key", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
     result = _start_production(env)
     assert result.returncode == 0, result.stderr
+    migrate_database(env["DATABASE_URL"])  # production runs `flask db upgrade` first (keys live in a table)
     for name, value in env.items():
         clean_env.setenv(name, value)
     app = create_app({"APP_ENV": "production"})

@@ -43,16 +43,20 @@ def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
                     exist_ok=True)
-    from webapp.leads import models  # noqa: F401  (Alembic and the app see the tables)
+    from webapp import keyring  # noqa: F401  (Alembic and the app see the tables)
+    from webapp.leads import models  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     limiter.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
+    from webapp.keyring import KeyRing
     from webapp.spooling import init_spool
 
     init_spool(app)
+    app.extensions["keyring"] = KeyRing(app.config["CARDEKHO_API_KEYS"], app.config["API_KEY_CACHE_SECONDS"],
+                                        os.path.join(app.config["SPOOL_DIR"], "api-keys.json"))
 
 
 def register_blueprints(app: Flask) -> None:
@@ -68,9 +72,10 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """`flask spool ...` and the other operator commands."""
-    from webapp.commands import spool_cli
+    from webapp.commands import keys_cli, spool_cli
 
     app.cli.add_command(spool_cli)
+    app.cli.add_command(keys_cli)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,12 +1,15 @@
-"""Operator commands: `flask --app run spool status|drain`."""
+"""Operator commands: `flask --app run spool status|drain`, `keys create|list|revoke`."""
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from webapp.keyring import KeyCommandError, create_key, list_keys, revoke_key
 from webapp.leads.store import drain_spool
+from webapp.leads.timezones import to_ist
 from webapp.spooling import spool_for
 
 spool_cli = AppGroup("spool", help="Leads kept on disk while the database was unavailable.")
+keys_cli = AppGroup("keys", help="API keys for webhook senders (X-API-Key).")
 
 
 @spool_cli.command("status")
@@ -29,3 +32,39 @@ def spool_drain():
                f"still waiting: {spool.backlog().waiting}")
     if result.database_unavailable:
         raise click.ClickException("the database is unavailable; the rest stays in the spool")
+
+
+def _when(moment) -> str:
+    return to_ist(moment).strftime("%Y-%m-%d %H:%M IST") if moment else "-"
+
+
+@keys_cli.command("create")
+@click.option("--label", required=True, help="Who the key is for, e.g. cardekho-2026-11.")
+def keys_create(label: str):
+    """Make a new key and print it once; only its hash is stored."""
+    try:
+        key = create_key(label)
+    except KeyCommandError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"New API key {label!r} (shown only now; send it to the sender over a safe channel):", err=True)
+    click.echo(key)
+
+
+@keys_cli.command("list")
+def keys_list():
+    """Show every key's label, creation, last use and revocation (never the key)."""
+    click.echo(f"{'label':<28} {'created':<21} {'last used':<21} revoked")
+    for key in list_keys():
+        click.echo(f"{key.label:<28} {_when(key.created_at):<21} {_when(key.last_used_at):<21} "
+                   f"{_when(key.revoked_at) if key.revoked_at else 'no'}")
+
+
+@keys_cli.command("revoke")
+@click.argument("label")
+def keys_revoke(label: str):
+    """Revoke a key; it stops working within API_KEY_CACHE_SECONDS on every worker."""
+    try:
+        revoke_key(label)
+    except KeyCommandError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Revoked {label!r}.")

@@ -1,27 +1,26 @@
-"""The `X-API-Key` check of the guide's section 3."""
-import hashlib
-import hmac
-
+"""The `X-API-Key` check of the guide's section 3 (headers only: the body is not read yet)."""
 from flask import abort, current_app, g, request
+
+from webapp.keyring import KeyRing, KeysUnavailable
 
 HEADER = "X-API-Key"
 
 
-def key_label(key: str) -> str:
-    """A stable, non-secret name for a key (for rate-limit buckets and logs)."""
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
+def keyring() -> KeyRing:
+    """This app's key ring."""
+    return current_app.extensions["keyring"]
 
 
 def matching_key_label() -> str | None:
-    """The label of the configured key the request carries, or None; cached per request."""
+    """The label of the valid key the request carries, or None; cached per request."""
     if "api_key_label" not in g:
-        given = request.headers.get(HEADER, "").encode("utf-8", "surrogateescape")
-        label = None
-        for key in current_app.config["CARDEKHO_API_KEYS"]:
-            # Compare every key, in constant time, so timing reveals nothing.
-            if hmac.compare_digest(given, key.encode()):
-                label = key_label(key)
-        g.api_key_label = label
+        g.api_key_label = None
+        given = request.headers.get(HEADER, "")
+        if given:
+            try:
+                g.api_key_label = keyring().label_for(given)
+            except KeysUnavailable as error:
+                g.keys_unavailable = str(error)
     return g.api_key_label
 
 
@@ -30,6 +29,9 @@ def require_api_key() -> str:
     if not request.headers.get(HEADER):
         abort(401, description="API key header not supplied: send X-API-Key")
     label = matching_key_label()
+    if label is None and g.get("keys_unavailable"):
+        # Not a 403: a 4xx is final for CarDekho, and the key may well be valid.
+        abort(503, description="API keys cannot be checked right now; retry with exponential backoff")
     if label is None:
         abort(403, description="API key invalid")
     return label
