@@ -31,6 +31,7 @@ def engine_options(url: str) -> dict:
     """Connection settings that keep a database outage inside CarDekho's 10 s timeout."""
     if url.startswith("postgresql"):
         return {
+            "hide_parameters": True,  # SQL errors in logs must not carry names and phone numbers
             "pool_pre_ping": True,  # a restarted server is noticed on the next request
             "pool_recycle": 300,
             "pool_timeout": 3,
@@ -45,7 +46,7 @@ def engine_options(url: str) -> dict:
             },
         }
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 5}}
+        return {"hide_parameters": True, "connect_args": {"timeout": 5}}
     return {}
 
 
@@ -78,6 +79,10 @@ class Config:
             self.TRUSTED_PROXY_HOPS = int(env.get("TRUSTED_PROXY_HOPS", "0"))
         except ValueError:
             raise ConfigError("TRUSTED_PROXY_HOPS must be a whole number") from None
+        try:
+            self.INTAKE_BODY_RETENTION_DAYS = int(env.get("INTAKE_BODY_RETENTION_DAYS", "30"))
+        except ValueError:
+            raise ConfigError("INTAKE_BODY_RETENTION_DAYS must be a whole number of days") from None
         self.SPOOL_DIR = env.get("SPOOL_DIR") or self.default_spool_dir()
         try:
             self.SPOOL_DRAIN_INTERVAL = float(env.get("SPOOL_DRAIN_INTERVAL", "5"))
@@ -86,6 +91,8 @@ class Config:
 
     # A real lead is well under 2 KiB; this leaves room for any extra attributes.
     MAX_CONTENT_LENGTH = 256 * 1024
+    # How much of a rejected body the intake log keeps for recovering the lead.
+    INTAKE_BODY_CAP = 64 * 1024
     RATELIMIT_HEADERS_ENABLED = True
     # A Redis outage must not turn into lost leads: count in memory meanwhile.
     RATELIMIT_SWALLOW_ERRORS = True

@@ -28,10 +28,14 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def configure_logging(app: Flask) -> None:
     """Log our lines to stderr (gunicorn captures them) and repeat any config warnings."""
+    from webapp.request_log import RequestIdFilter
+
     logger = logging.getLogger("webapp")
     if not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [pid %(process)d] %(name)s: %(message)s"))
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s [pid %(process)d] %(name)s: %(message)s request_id=%(request_id)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     for warning in app.config.get("CONFIG_WARNINGS", []):
@@ -44,7 +48,7 @@ def register_extensions(app: Flask) -> None:
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
                     exist_ok=True)
     from webapp import keyring  # noqa: F401  (Alembic and the app see the tables)
-    from webapp.leads import models  # noqa: F401
+    from webapp.leads import intake_log, models  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
@@ -72,10 +76,10 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """`flask spool ...` and the other operator commands."""
-    from webapp.commands import keys_cli, spool_cli
+    from webapp.commands import intake_cli, keys_cli, spool_cli
 
-    app.cli.add_command(spool_cli)
-    app.cli.add_command(keys_cli)
+    for group in (spool_cli, keys_cli, intake_cli):
+        app.cli.add_command(group)
 
 
 def register_error_handlers(app: Flask) -> None:

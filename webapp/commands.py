@@ -1,8 +1,9 @@
-"""Operator commands: `flask --app run spool status|drain`, `keys create|list|revoke`."""
+"""Operator commands: `flask --app run spool status|drain`, `keys create|list|revoke`, `intake purge|summary`."""
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from webapp.leads.intake_log import outcome_counts, purge_bodies
 from webapp.keyring import KeyCommandError, create_key, list_keys, revoke_key
 from webapp.leads.store import drain_spool
 from webapp.leads.timezones import to_ist
@@ -10,6 +11,7 @@ from webapp.spooling import spool_for
 
 spool_cli = AppGroup("spool", help="Leads kept on disk while the database was unavailable.")
 keys_cli = AppGroup("keys", help="API keys for webhook senders (X-API-Key).")
+intake_cli = AppGroup("intake", help="The intake log: every webhook request and its answer.")
 
 
 @spool_cli.command("status")
@@ -68,3 +70,18 @@ def keys_revoke(label: str):
     except KeyCommandError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Revoked {label!r}.")
+
+
+@intake_cli.command("purge")
+@click.option("--days", type=int, default=None, help="Keep bodies this many days (INTAKE_BODY_RETENTION_DAYS).")
+def intake_purge(days: int | None):
+    """Forget rejected requests' raw bodies older than the retention period (run it daily)."""
+    days = current_app.config["INTAKE_BODY_RETENTION_DAYS"] if days is None else days
+    click.echo(f"purged {purge_bodies(days)} bodies older than {days} days")
+
+
+@intake_cli.command("summary")
+def intake_summary():
+    """Counts of webhook requests by outcome and reason over the last 24 hours."""
+    for row in outcome_counts():
+        click.echo(f"{row.count:>7}  {row.outcome:<14} {row.reason or ''}")

@@ -6,6 +6,7 @@ from webapp.intake import bp
 from webapp.intake.api_keys import keyring, matching_key_label, require_api_key
 from webapp.leads.store import receive_lead
 from webapp.leads.submission import parse_submission
+from webapp.request_log import request_event_values
 from webapp.spooling import drainer_for, spool_for
 
 WEBHOOK_PATH = "/admin/mg-digital-leads/source/cardekho"
@@ -46,8 +47,8 @@ def receive_cardekho_lead():
     label = require_api_key()
     if request.mimetype != "application/json":
         abort(415, description="Content-Type must be application/json")
-    submission = parse_submission(request.get_data(cache=False))
-    receipt = receive_lead(submission, "CarDekho", spool_for(current_app))
+    submission = parse_submission(request.get_data())  # kept for the intake log if it is rejected
+    receipt = receive_lead(submission, "CarDekho", spool_for(current_app), request_event_values(), g.started)
     g.lead_id, g.intake_id = receipt.lead_id, receipt.intake_id
     if receipt.spooled:
         g.error_reason = "database unavailable: kept in the spool"

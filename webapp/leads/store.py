@@ -1,5 +1,6 @@
 """Store leads: straight into the table, or through the spool while the database is away."""
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,6 +10,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
+from webapp.leads.intake_log import SPOOLED, event_from
 from webapp.leads.models import Lead, utcnow
 from webapp.leads.phones import normalize_phone
 from webapp.leads.spool import Spool, SpooledLead
@@ -86,23 +88,37 @@ def _rollback_quietly() -> None:
         db.session.close()
 
 
-def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, extra: dict | None = None) -> Receipt:
+def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, event: dict | None = None,
+                 started: float | None = None) -> Receipt:
     """Store a lead now, or keep it in the spool while the database cannot take it.
 
-    Raises `SpoolUnavailable` only when the database failed and the spool could not
-    write either. The spooled copy carries the same `intake_id`, so if the failed
-    insert did commit after all, the drain does not store it twice.
+    `event` (intake log columns) is written in the lead's transaction, or kept in
+    the spool file and written when the lead is drained. Raises `SpoolUnavailable`
+    only when the database failed and the spool could not write either. The
+    spooled copy carries the same `intake_id`, so if the failed insert did commit
+    after all, the drain does not store it twice.
     """
     intake_id, received_at = new_intake_id(), utcnow()
+    event = dict(event or {}, intake_id=intake_id, received_at=received_at, status=201, outcome="stored")
     try:
-        lead = store_lead(submission, platform, received_at, intake_id)
+        lead = build_lead(submission, platform, received_at, intake_id)
+        db.session.add(lead)
+        db.session.flush()
+        db.session.add(event_from(dict(event, lead_id=lead.id, duration_ms=_elapsed_ms(started))))
+        db.session.commit()
     except DB_OUTAGE_ERRORS as error:
         _rollback_quietly()
-        spool.write(SpooledLead(intake_id, platform, received_at, submission.payload, extra or {}))
+        event.update(outcome=SPOOLED, reason="database unavailable: kept in the spool",
+                     received_at=received_at.isoformat(), duration_ms=_elapsed_ms(started))
+        spool.write(SpooledLead(intake_id, platform, received_at, submission.payload, {"intake_event": event}))
         log.warning("database unavailable (%s): lead %s kept in the spool",
                     type(getattr(error, "orig", None) or error).__name__, intake_id)
         return Receipt(intake_id, received_at, None)
     return Receipt(intake_id, received_at, lead.id)
+
+
+def _elapsed_ms(started: float | None) -> float | None:
+    return None if started is None else round((time.perf_counter() - started) * 1000, 1)
 
 
 def insert_once(spooled: SpooledLead) -> int | None:
@@ -113,15 +129,14 @@ def insert_once(spooled: SpooledLead) -> int | None:
     statement = (dialect.insert(Lead).values(**values)
                  .on_conflict_do_nothing(index_elements=[Lead.intake_id]).returning(Lead.id))
     lead_id = db.session.execute(statement).scalar()
+    if lead_id is not None and spooled.extra.get("intake_event"):
+        db.session.add(event_from(dict(spooled.extra["intake_event"], lead_id=lead_id)))
     db.session.commit()
     return lead_id
 
 
-def drain_spool(spool: Spool, limit: int | None = None, on_stored=None) -> DrainResult:
-    """Move spooled leads into the table, oldest first, each exactly once; stop when the database is away.
-
-    `on_stored(spooled, lead_id)` runs after each new row is committed.
-    """
+def drain_spool(spool: Spool, limit: int | None = None) -> DrainResult:
+    """Move spooled leads into the table, oldest first, each exactly once; stop when the database is away."""
     result = DrainResult()
     spool.recover_stale_claims()
     for claim in spool.claims(limit):
@@ -144,8 +159,6 @@ def drain_spool(spool: Spool, limit: int | None = None, on_stored=None) -> Drain
             result.already_stored += 1
         else:
             result.stored += 1
-            if on_stored is not None:
-                on_stored(spooled, lead_id)
     if result.stored or result.already_stored:
         log.info("spool: %d lead(s) moved into the table, %d were there already", result.stored,
                  result.already_stored)

@@ -1,0 +1,137 @@
+"""The intake log: every webhook answer explained, rejected bodies kept for recovery, then purged."""
+import json
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from config import GUIDE_API_KEY
+from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app
+from tests.servers import free_port
+from webapp.extensions import db
+from webapp.keyring import env_key_label
+from webapp.leads.intake_log import IntakeEvent, outcome_counts
+from webapp.leads.models import utcnow
+from webapp.leads.store import drain_spool
+
+
+def _events(app) -> list[IntakeEvent]:
+    with app.app_context():
+        rows = list(db.session.scalars(sa.select(IntakeEvent).order_by(IntakeEvent.id)))
+        db.session.expunge_all()
+        return rows
+
+
+def test_a_stored_lead_is_logged_with_its_id_key_label_ip_size_and_request_id(app, post_lead, leads):
+    response = post_lead(SAMPLE_LEAD, headers={"X-Request-ID": "cardekho-42"})
+    [event] = _events(app)
+    [lead] = leads()
+    assert (event.status, event.outcome, event.lead_id, event.intake_id) == (201, "stored", lead.id, lead.intake_id)
+    assert (event.key_label, event.source_ip, event.request_id) == (env_key_label(GUIDE_API_KEY), "127.0.0.1",
+                                                                      "cardekho-42")
+    assert event.body_size == len(json.dumps(SAMPLE_LEAD)) and event.body is None and event.reason is None
+    assert event.duration_ms is not None and event.received_at == lead.created_at
+    assert response.headers["X-Request-ID"] == "cardekho-42"
+
+
+@pytest.mark.parametrize("key, body, content_type, status, outcome, kept", [
+    (None, SAMPLE_LEAD, "application/json", 401, "no_key", False),
+    ("wrong-key", SAMPLE_LEAD, "application/json", 403, "bad_key", False),
+    (GUIDE_API_KEY, {"name": "Ravi"}, "application/json", 400, "invalid", True),
+    (GUIDE_API_KEY, SAMPLE_LEAD, "text/plain", 415, "not_json", True),
+])
+def test_every_rejection_is_explained_and_authenticated_bodies_are_kept(app, post_lead, key, body, content_type,
+                                                                      status, outcome, kept):
+    response = post_lead(body, key=key, content_type=content_type)
+    assert response.status_code == status
+    [event] = _events(app)
+    assert (event.status, event.outcome, event.reason) == (status, outcome, response.get_json()["error"])
+    assert event.body == (json.dumps(body).encode() if kept else None)
+    assert event.key_label == (env_key_label(GUIDE_API_KEY) if key == GUIDE_API_KEY else None)
+    assert event.lead_id is None
+
+
+def test_an_oversized_body_is_kept_capped(app, post_lead):
+    body = json.dumps(dict(SAMPLE_LEAD, notes="x" * 300_000))
+    assert post_lead(data=body).status_code == 413
+    [event] = _events(app)
+    assert event.outcome == "too_large" and event.body_size == len(body)
+    assert event.body == body.encode()[:64 * 1024] and event.body_truncated
+
+
+def test_a_rate_limited_lead_is_kept_so_it_can_be_recovered(app_factory, post_lead):
+    app = app_factory(WEBHOOK_RATE_LIMIT="1 per minute")
+    client = app.test_client()
+    assert post_lead(SAMPLE_LEAD, using=client).status_code == 201
+    second = dict(SAMPLE_LEAD, name="Sunita Rao")
+    assert post_lead(second, using=client).status_code == 429
+    stored, limited = _events(app)
+    assert (limited.outcome, limited.key_label) == ("rate_limited", env_key_label(GUIDE_API_KEY))
+    assert json.loads(limited.body) == second and limited.request_id
+
+
+def test_a_spooled_lead_is_logged_when_it_is_drained_with_its_receive_time(app, tmp_path):
+    down = make_app(f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/none",
+                    SPOOL_DIR=app.config["SPOOL_DIR"])
+    response = down.test_client().post(WEBHOOK, json=SAMPLE_LEAD, headers={"X-API-Key": GUIDE_API_KEY,
+                                                                            "X-Request-ID": "spooled-1"})
+    assert response.status_code == 201
+    assert _events(app) == []
+    with app.app_context():
+        drain_spool(app.extensions["spool"])
+        lead_id, created_at = db.session.execute(sa.text('SELECT id, created_at FROM "mg-digital-leads"')).one()
+    [event] = _events(app)
+    assert (event.status, event.outcome, event.lead_id, event.request_id) == (201, "spooled", lead_id, "spooled-1")
+    assert event.reason == "database unavailable: kept in the spool"
+    assert abs((event.received_at - utcnow()).total_seconds()) < 60
+
+
+def test_bodies_are_purged_after_the_retention_period_and_rows_stay(app, post_lead):
+    post_lead({"name": "old"})
+    post_lead({"name": "new"})
+    with app.app_context():
+        first_id = min(e.id for e in _events(app))
+        db.session.execute(sa.update(IntakeEvent).where(IntakeEvent.id == first_id)
+                           .values(received_at=utcnow() - timedelta(days=31)))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["intake", "purge"])
+    assert result.exit_code == 0 and "purged 1 bodies older than 30 days" in result.output
+    old, new = _events(app)
+    assert old.body is None and old.reason and json.loads(new.body) == {"name": "new"}
+    assert "purged 1" in app.test_cli_runner().invoke(args=["intake", "purge", "--days", "0"]).output
+
+
+def test_counts_by_outcome_and_reason_for_the_last_24_hours(app, post_lead):
+    for _ in range(3):
+        post_lead(SAMPLE_LEAD)
+    post_lead({"name": "x"})
+    post_lead(SAMPLE_LEAD, key="wrong")
+    with app.app_context():
+        counts = {(c.outcome, c.reason): c.count for c in outcome_counts()}
+    assert counts == {("stored", None): 3, ("invalid", "Missing required fields: phone_number"): 1,
+                      ("bad_key", "API key invalid"): 1}
+    summary = app.test_cli_runner().invoke(args=["intake", "summary"]).output
+    assert summary.splitlines()[0].split() == ["3", "stored"]
+
+
+def test_a_stored_lead_costs_one_extra_insert_and_no_extra_commit(app, post_lead):
+    post_lead(SAMPLE_LEAD)  # warm up: the key list is read once per cache period
+    statements = []
+
+    def on_execute(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+
+    def on_commit(conn):
+        statements.append("COMMIT")
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+    sa.event.listen(engine, "commit", on_commit)
+    try:
+        assert post_lead(SAMPLE_LEAD).status_code == 201
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", on_execute)
+        sa.event.remove(engine, "commit", on_commit)
+    work = [s for s in statements if s != "SELECT"]  # SELECT 1: the pool's liveness check
+    assert work == ["INSERT", "INSERT", "COMMIT"], statements

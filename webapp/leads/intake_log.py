@@ -1,0 +1,113 @@
+"""The intake log: one row per webhook request, explaining its answer.
+
+For an authenticated request we rejected (400, 413, 415, 429) the body is kept,
+capped, so that a lead CarDekho will never resend can still be recovered; raw
+bodies are purged after a retention period. A stored lead's row is written in
+the lead's own transaction (one extra INSERT, no extra commit).
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.leads.models import BigId, UTCDateTime, utcnow
+
+OUTCOMES = {
+    201: "stored", 400: "invalid", 401: "no_key", 403: "bad_key", 404: "not_found",
+    405: "bad_method", 413: "too_large", 415: "not_json", 429: "rate_limited",
+    500: "error", 503: "unavailable",
+}
+SPOOLED = "spooled"
+KEEP_BODY_STATUSES = (400, 413, 415, 429)
+
+
+def outcome_for(status: int) -> str:
+    """The outcome name of an HTTP status."""
+    return OUTCOMES.get(status, "other")
+
+
+class IntakeEvent(db.Model):
+    """One webhook request and how it was answered (never the key, only its label)."""
+
+    __tablename__ = "intake_log"
+
+    id: Mapped[int] = mapped_column(BigId, sa.Identity(), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    status: Mapped[int]
+    outcome: Mapped[str] = mapped_column(index=True)
+    reason: Mapped[str | None]
+    source_ip: Mapped[str | None]
+    key_label: Mapped[str | None]
+    request_id: Mapped[str | None]
+    body_size: Mapped[int | None]
+    duration_ms: Mapped[float | None]
+    lead_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    intake_id: Mapped[str | None]
+    body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    body_truncated: Mapped[bool] = mapped_column(default=False)
+
+
+@dataclass
+class OutcomeCount:
+    """How many requests ended one way in a period."""
+
+    outcome: str
+    reason: str | None
+    count: int
+
+
+MAX_TEXT = 1000
+
+
+def _storable_text(value: str) -> str:
+    """Text any database takes: no NUL, no lone surrogate, not too long (a path or header is attacker's text)."""
+    return value.replace("\x00", "\\0").encode("utf-8", "replace").decode("utf-8")[:MAX_TEXT]
+
+
+def event_from(values: dict) -> IntakeEvent:
+    """An unsaved row from a dict of column values (as kept in a spool file: times as ISO text)."""
+    values = {key: _storable_text(value) if isinstance(value, str) else value
+              for key, value in values.items() if key in IntakeEvent.__table__.c}
+    if isinstance(values.get("received_at"), str):
+        values["received_at"] = datetime.fromisoformat(values["received_at"])
+    return IntakeEvent(**values)
+
+
+def record_event(values: dict) -> IntakeEvent:
+    """Insert one row and commit."""
+    event = event_from(values)
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def recent_events(outcome: str | None = None, before_id: int | None = None, limit: int = 50) -> list[IntakeEvent]:
+    """The newest rows first, optionally of one outcome; `before_id` pages back."""
+    query = sa.select(IntakeEvent).order_by(IntakeEvent.id.desc()).limit(limit)
+    if outcome:
+        query = query.where(IntakeEvent.outcome == outcome)
+    if before_id:
+        query = query.where(IntakeEvent.id < before_id)
+    return list(db.session.scalars(query))
+
+
+def outcome_counts(since: datetime | None = None) -> list[OutcomeCount]:
+    """Counts by outcome and reason since `since` (default: the last 24 hours), largest first."""
+    since = since or utcnow() - timedelta(hours=24)
+    count = sa.func.count().label("count")
+    rows = db.session.execute(
+        sa.select(IntakeEvent.outcome, IntakeEvent.reason, count).where(IntakeEvent.received_at >= since)
+        .group_by(IntakeEvent.outcome, IntakeEvent.reason).order_by(count.desc(), IntakeEvent.outcome))
+    return [OutcomeCount(outcome, reason, n) for outcome, reason, n in rows]
+
+
+def purge_bodies(older_than_days: int) -> int:
+    """Forget the raw bodies kept longer than `older_than_days`; the rows stay. Returns how many."""
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    result = db.session.execute(sa.update(IntakeEvent)
+                                .where(IntakeEvent.received_at < cutoff, IntakeEvent.body.is_not(None))
+                                .values(body=None))
+    db.session.commit()
+    return result.rowcount
