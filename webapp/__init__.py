@@ -38,6 +38,7 @@ def configure_logging(app: Flask) -> None:
             "%(asctime)s %(levelname)s [pid %(process)d] %(name)s: %(message)s request_id=%(request_id)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        logging.getLogger("flask-limiter").addHandler(handler)  # its Redis warnings get a request id too
     for warning in app.config.get("CONFIG_WARNINGS", []):
         logger.warning(warning)
 
