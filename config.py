@@ -69,6 +69,9 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY") or self.missing_secret_key()
         self.CARDEKHO_API_KEYS = split_keys(env.get("CARDEKHO_API_KEYS", "")) or self.missing_api_keys()
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        if self.RATELIMIT_STORAGE_URI.startswith(("redis://", "rediss://")):
+            # A hung Redis must cost seconds, not the sender's whole timeout.
+            self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
         self.WEBHOOK_RATE_LIMIT = env.get("WEBHOOK_RATE_LIMIT", "120 per minute")
         self.FAILED_KEY_RATE_LIMIT = env.get("FAILED_KEY_RATE_LIMIT", "10 per minute")
         try:

@@ -1,0 +1,42 @@
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py run:app`.
+
+Command-line flags override these (the tests pass their own `-b`).
+"""
+import os
+import sys
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# Sync workers: each request is short (one INSERT); concurrency comes from processes.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "sync"
+# CarDekho gives up after 10 s; the database settles its timeouts within ~6 s (connect 3 s,
+# statement 5 s) and then spools. A worker stuck for 30 s is killed and replaced.
+timeout = 30
+graceful_timeout = 25  # a deploy lets in-flight requests (and a drain in progress) finish
+keepalive = 5          # the host's proxy reuses connections
+# Build the app once in the master: a configuration error stops the start before any worker forks.
+preload_app = True
+# Recycle workers now and then, so no slow leak lives for ever.
+max_requests = 2000
+max_requests_jitter = 200
+accesslog = "-"
+errorlog = "-"
+# No query strings or headers other than the request id: nothing secret reaches the access log.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
+
+
+def post_fork(server, worker):
+    """Each worker opens its own database connections.
+
+    With `preload_app` the engine (and any pooled connection) was made in the
+    master; a socket shared by two processes interleaves their traffic. Dispose
+    the pool without closing the parent's connections (SQLAlchemy's fork recipe).
+    """
+    run = sys.modules.get("run")
+    if run is None or not hasattr(run, "app"):
+        return
+    from webapp.extensions import db
+
+    with run.app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
