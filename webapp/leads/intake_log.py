@@ -42,7 +42,7 @@ class IntakeEvent(db.Model):
     key_label: Mapped[str | None]
     request_id: Mapped[str | None]
     body_size: Mapped[int | None]
-    duration_ms: Mapped[float | None]
+    duration_ms: Mapped[float | None] = mapped_column(sa.Float)
     lead_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
     intake_id: Mapped[str | None]
     body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
