@@ -5,6 +5,7 @@ secret is missing. See the configuration table in README.md.
 """
 import os
 import secrets
+from datetime import time
 
 from dotenv import load_dotenv
 
@@ -86,6 +87,15 @@ class Config:
             self.INTAKE_BODY_RETENTION_DAYS = int(env.get("INTAKE_BODY_RETENTION_DAYS", "30"))
         except ValueError:
             raise ConfigError("INTAKE_BODY_RETENTION_DAYS must be a whole number of days") from None
+        try:
+            self.SILENCE_ALARM_HOURS = float(env.get("SILENCE_ALARM_HOURS", "3"))
+            self.BUSINESS_HOURS = env.get("BUSINESS_HOURS", "09:00-20:00")
+            opens, closes = (time.fromisoformat(part.strip()) for part in self.BUSINESS_HOURS.split("-"))
+            if opens >= closes:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("SILENCE_ALARM_HOURS must be a number and BUSINESS_HOURS like 09:00-20:00 (IST)") \
+                from None
         self.SPOOL_DIR = env.get("SPOOL_DIR") or self.default_spool_dir()
         try:
             self.SPOOL_DRAIN_INTERVAL = float(env.get("SPOOL_DRAIN_INTERVAL", "5"))

@@ -14,7 +14,9 @@ from webapp.extensions import db
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETTINGS = ("APP_ENV", "DATABASE_URL", "SECRET_KEY", "CARDEKHO_API_KEYS", "RATELIMIT_STORAGE_URI",
-            "WEBHOOK_RATE_LIMIT", "TRUSTED_PROXY_HOPS", "SPOOL_DIR", "SPOOL_DRAIN_INTERVAL")
+            "WEBHOOK_RATE_LIMIT", "TRUSTED_PROXY_HOPS", "SPOOL_DIR", "SPOOL_DRAIN_INTERVAL",
+            "FAILED_KEY_RATE_LIMIT", "API_KEY_CACHE_SECONDS", "INTAKE_BODY_RETENTION_DAYS", "SILENCE_ALARM_HOURS",
+            "BUSINESS_HOURS")
 
 
 @pytest.fixture

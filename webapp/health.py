@@ -3,6 +3,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
 from webapp.extensions import db, limiter
+from webapp.leads.silence import BusinessHours, check_silence
 from webapp.leads.store import last_lead_time
 from webapp.spooling import spool_for
 
@@ -31,11 +32,15 @@ def _rate_limit_store() -> str:
 
 @bp.get("/readyz")
 def readyz():
-    """Ready when the database answers (503 otherwise); also the spool, the limit store, the last lead."""
+    """Ready when the database answers (503 otherwise); also the spool, the limit store, the last lead, silence."""
     report = {"spool": _spool_report(), "rate_limit_store": _rate_limit_store()}
     try:
         latest = last_lead_time()
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         return jsonify(status="unavailable", database="unreachable", **report), 503
-    return jsonify(status="ok", database="ok", last_lead_at=latest.isoformat() if latest else None, **report)
+    silence = check_silence(latest, BusinessHours.parse(current_app.config["BUSINESS_HOURS"]),
+                            current_app.config["SILENCE_ALARM_HOURS"])
+    return jsonify(status="ok", database="ok", last_lead_at=latest.isoformat() if latest else None,
+                   silence={"alarm": silence.alarm, "quiet_business_hours": silence.quiet_business_hours,
+                            "threshold_hours": silence.threshold_hours}, **report)

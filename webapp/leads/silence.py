@@ -1,0 +1,54 @@
+"""The silence alarm: no lead for too many business hours usually means the sender's side broke."""
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from webapp.leads.timezones import IST
+
+MAX_DAYS_COUNTED = 62  # beyond two months of silence the exact number no longer matters
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """Daily opening hours in India time, e.g. 09:00–20:00."""
+
+    opens: time
+    closes: time
+
+    @classmethod
+    def parse(cls, text: str) -> "BusinessHours":
+        """'09:00-20:00' → BusinessHours; ValueError when it is not such a range."""
+        opens, closes = (time.fromisoformat(part.strip()) for part in text.split("-"))
+        if opens >= closes:
+            raise ValueError("business hours must open before they close")
+        return cls(opens, closes)
+
+    def seconds_between(self, start: datetime, end: datetime) -> float:
+        """Business seconds in [start, end), counting at most MAX_DAYS_COUNTED days back from `end`."""
+        start = max(start, end - timedelta(days=MAX_DAYS_COUNTED))
+        total, day = 0.0, start.astimezone(IST).date()
+        while day <= end.astimezone(IST).date():
+            window_start = datetime.combine(day, self.opens, tzinfo=IST)
+            window_end = datetime.combine(day, self.closes, tzinfo=IST)
+            overlap = min(end, window_end) - max(start, window_start)
+            total += max(overlap.total_seconds(), 0.0)
+            day += timedelta(days=1)
+        return total
+
+
+@dataclass(frozen=True)
+class Silence:
+    """How long no lead has come in, in business hours, and whether that is too long."""
+
+    alarm: bool
+    quiet_business_hours: float | None
+    threshold_hours: float
+
+
+def check_silence(last_lead_at: datetime | None, hours: BusinessHours, threshold_hours: float,
+                  now: datetime | None = None) -> Silence:
+    """The alarm is on when more than `threshold_hours` business hours passed since the last lead."""
+    if last_lead_at is None or threshold_hours <= 0:
+        return Silence(alarm=False, quiet_business_hours=None, threshold_hours=threshold_hours)
+    quiet = hours.seconds_between(last_lead_at, now or datetime.now(UTC)) / 3600
+    return Silence(alarm=quiet > threshold_hours, quiet_business_hours=round(quiet, 2),
+                   threshold_hours=threshold_hours)
