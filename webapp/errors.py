@@ -4,9 +4,8 @@ import logging
 from flask import g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.extensions import db
 from webapp.leads.spool import SpoolUnavailable
-from webapp.leads.store import DB_OUTAGE_ERRORS
+from webapp.leads.store import DB_OUTAGE_ERRORS, rollback_quietly
 from webapp.leads.submission import InvalidSubmission
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def register_error_handlers(app) -> None:
         return error_response(error.code, message, {h: original[h] for h in KEPT_HEADERS if h in original})
 
     def database_unavailable(error):
-        db.session.rollback()
+        rollback_quietly()
         log.warning("database unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
         return error_response(503, "Database temporarily unavailable; retry with exponential backoff",
                               {"Retry-After": "5"})
@@ -75,5 +74,5 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(InternalServerError)
     def internal_error(error):
-        db.session.rollback()
+        rollback_quietly()
         return error_response(500, "Internal server error; retry with exponential backoff")

@@ -2,9 +2,9 @@
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
-from webapp.extensions import db, limiter
+from webapp.extensions import limiter
 from webapp.leads.silence import BusinessHours, check_silence
-from webapp.leads.store import last_lead_time
+from webapp.leads.store import last_lead_time, rollback_quietly
 from webapp.spooling import spool_for
 
 bp = Blueprint("health", __name__)
@@ -37,7 +37,7 @@ def readyz():
     try:
         latest = last_lead_time()
     except sa.exc.SQLAlchemyError:
-        db.session.rollback()
+        rollback_quietly()
         return jsonify(status="unavailable", database="unreachable", **report), 503
     silence = check_silence(latest, BusinessHours.parse(current_app.config["BUSINESS_HOURS"]),
                             current_app.config["SILENCE_ALARM_HOURS"])

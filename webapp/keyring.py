@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
 from webapp.leads.models import UTCDateTime, utcnow
-from webapp.leads.store import DB_OUTAGE_ERRORS
+from webapp.leads.store import DB_OUTAGE_ERRORS, rollback_quietly
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class KeyRing:
                                       .where(ApiKey.revoked_at.is_(None))).all()
             db.session.commit()  # give the connection back before the rest of the request
         except DB_OUTAGE_ERRORS:
-            db.session.rollback()
+            rollback_quietly()
             self._retry_at = now + RETRY_AFTER_FAILURE_SECONDS  # one slow attempt per outage, not per request
             log.warning("api keys: database unavailable; using the last list read")
             return self._cache.hashes if self._cache else self._snapshot()
@@ -172,4 +172,4 @@ class KeyRing:
             db.session.execute(sa.update(ApiKey).where(ApiKey.label == label).values(last_used_at=utcnow()))
             db.session.commit()
         except DB_OUTAGE_ERRORS:
-            db.session.rollback()
+            rollback_quietly()

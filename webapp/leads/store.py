@@ -22,6 +22,14 @@ log = logging.getLogger(__name__)
 DB_OUTAGE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 
 
+def is_outage(error: Exception) -> bool:
+    """A database failure that says nothing about the lead: retrying later will work."""
+    # psycopg2 reports some dropped connections as a bare DatabaseError; SQLAlchemy then flags the
+    # connection as invalidated, which no constraint or data error ever does.
+    return isinstance(error, DB_OUTAGE_ERRORS) or (isinstance(error, sa_exc.DBAPIError)
+                                                   and error.connection_invalidated)
+
+
 @dataclass(frozen=True)
 class Receipt:
     """What became of a received lead: stored (`lead_id`) or spooled (`lead_id` is None)."""
@@ -81,11 +89,15 @@ def store_lead(submission: LeadSubmission, platform: str, received_at: datetime 
     return lead
 
 
-def _rollback_quietly() -> None:
+def rollback_quietly() -> None:
+    """End the failed transaction; on a dead connection even that may fail, which must not cost the lead."""
     try:
         db.session.rollback()
     except sa_exc.SQLAlchemyError:
-        db.session.close()
+        try:
+            db.session.close()
+        except sa_exc.SQLAlchemyError:
+            pass  # the pool drops the broken connection; the next checkout makes a new one
 
 
 def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, event: dict | None = None,
@@ -106,8 +118,10 @@ def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, event:
         db.session.flush()
         db.session.add(event_from(dict(event, lead_id=lead.id, duration_ms=_elapsed_ms(started))))
         db.session.commit()
-    except DB_OUTAGE_ERRORS as error:
-        _rollback_quietly()
+    except sa_exc.SQLAlchemyError as error:
+        if not is_outage(error):
+            raise
+        rollback_quietly()
         event.update(outcome=SPOOLED, reason="database unavailable: kept in the spool",
                      received_at=received_at.isoformat(), duration_ms=_elapsed_ms(started))
         spool.write(SpooledLead(intake_id, platform, received_at, submission.payload, {"intake_event": event}))
@@ -143,13 +157,12 @@ def drain_spool(spool: Spool, limit: int | None = None) -> DrainResult:
         try:
             spooled = claim.read()
             lead_id = insert_once(spooled)
-        except DB_OUTAGE_ERRORS:
-            _rollback_quietly()
-            claim.release()
-            result.database_unavailable = True
-            break
-        except (ValueError, KeyError, TypeError, InvalidSubmission, sa_exc.SQLAlchemyError):
-            _rollback_quietly()
+        except (sa_exc.SQLAlchemyError, ValueError, KeyError, TypeError, InvalidSubmission) as error:
+            rollback_quietly()
+            if is_outage(error):
+                claim.release()
+                result.database_unavailable = True
+                break
             log.exception("spool: %s cannot be stored; moved to failed/", claim.path)
             claim.fail()
             result.failed += 1
