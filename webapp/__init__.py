@@ -48,7 +48,7 @@ def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
                     exist_ok=True)
-    from webapp import keyring  # noqa: F401  (Alembic and the app see the tables)
+    from webapp import audit, keyring  # noqa: F401  (Alembic and the app see the tables)
     from webapp.leads import intake_log, models  # noqa: F401
 
     db.init_app(app)
@@ -66,10 +66,11 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per audience."""
-    from webapp import auth, dashboard, health, intake
+    from webapp import admin, auth, dashboard, health, intake
 
     app.register_blueprint(auth.bp)  # also the `flask users` commands
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(intake.bp)
     csrf.exempt(intake.bp)  # CarDekho authenticates with its API key, not a session

@@ -4,6 +4,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from webapp.leads.intake_log import outcome_counts, purge_bodies
+from webapp.audit import command_line_actor, record_audit
 from webapp.keyring import KeyCommandError, create_key, list_keys, revoke_key
 from webapp.leads.store import drain_spool
 from webapp.leads.timezones import to_ist
@@ -48,6 +49,7 @@ def keys_create(label: str):
         key = create_key(label)
     except KeyCommandError as error:
         raise click.ClickException(str(error)) from None
+    record_audit("key_create", command_line_actor(), target=label)
     click.echo(f"New API key {label!r} (shown only now; send it to the sender over a safe channel):", err=True)
     click.echo(key)
 
@@ -69,6 +71,7 @@ def keys_revoke(label: str):
         revoke_key(label)
     except KeyCommandError as error:
         raise click.ClickException(str(error)) from None
+    record_audit("key_revoke", command_line_actor(), target=label)
     click.echo(f"Revoked {label!r}.")
 
 

@@ -3,6 +3,7 @@ import sys
 
 import click
 
+from webapp.audit import command_line_actor, record_audit
 from webapp.auth import bp
 from webapp.auth.accounts import AccountError, change_password, create_user, find_user, list_users, set_active
 from webapp.auth.models import ROLES, User
@@ -50,6 +51,7 @@ def create(email: str, name: str, role: str) -> None:
         user = create_user(email, name, role, password)
     except AccountError as error:
         raise click.ClickException(str(error)) from None
+    record_audit("user_create", command_line_actor(), target=user.email, details={"role": user.role})
     click.echo(f"Created {user.role} account {user.email} ({user.name}).")
 
 
@@ -79,6 +81,7 @@ def set_password(email: str) -> None:
         change_password(user, read_new_password())
     except AccountError as error:
         raise click.ClickException(str(error)) from None
+    record_audit("user_password", command_line_actor(), target=user.email)
     click.echo(f"Password changed for {user.email}; every session of that account has ended.")
 
 
@@ -88,6 +91,7 @@ def deactivate(email: str) -> None:
     """Switch an account off: it can no longer sign in and its sessions end now."""
     user = _existing_user(email)
     set_active(user, False)
+    record_audit("user_deactivate", command_line_actor(), target=user.email)
     click.echo(f"Deactivated {user.email}; it cannot sign in and its sessions have ended.")
 
 
@@ -97,4 +101,5 @@ def activate(email: str) -> None:
     """Switch a deactivated account back on."""
     user = _existing_user(email)
     set_active(user, True)
+    record_audit("user_activate", command_line_actor(), target=user.email)
     click.echo(f"Activated {user.email}; it can sign in again.")

@@ -4,6 +4,7 @@ import hashlib
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from webapp.admin.trail import audit
 from webapp.auth import bp
 from webapp.auth.access import safe_next_path
 from webapp.auth.accounts import authenticate, end_sessions, normalize_email, record_sign_in
@@ -51,8 +52,10 @@ def login():
             session.clear()  # nothing from before sign-in (CSRF token included) carries over
             login_user(user)
             record_sign_in(user)
+            audit("sign_in", user=user)
             return redirect(next_path or url_for("dashboard.home"))
         g.sign_in_failed = True
+        audit("sign_in_failed", actor=normalize_email(form.email.data))  # who was tried, existing or not
         error = SIGN_IN_FAILED
     return render_template("auth/login.html", form=form, error=error, next_path=next_path)
 
@@ -69,6 +72,7 @@ def too_many_attempts(limit_error):
 def logout():
     """End this account's sessions everywhere, so a copied cookie stops working too."""
     if current_user.is_authenticated:
+        audit("sign_out")
         end_sessions(current_user)
         logout_user()
     session.clear()

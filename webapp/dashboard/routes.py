@@ -2,6 +2,7 @@
 from flask import Response, abort, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
+from webapp.admin.trail import audit
 from webapp.auth.access import login_required, role_required
 from webapp.dashboard import bp
 from webapp.extensions import db
@@ -40,6 +41,7 @@ def lead_list():
 def lead_detail(lead_id: int):
     """Every column of one lead, its raw payload, and other leads from the same phone."""
     lead = db.session.get(Lead, lead_id) or abort(404)
+    audit("lead_view", target=str(lead_id))  # who saw whose personal data (DPDP Act)
     return render_template("dashboard/lead.html", lead=lead, same_phone=leads_with_same_phone(lead))
 
 
@@ -52,6 +54,7 @@ def export_leads():
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         abort(403, description="Exports start from the dashboard itself, not from another site.")
     filters = LeadFilters.from_args(request.args)
+    audit("export", details=filters.to_args())
     filename = f"mg-digital-leads-{to_ist(utcnow()):%Y-%m-%d}.csv"
     return Response(stream_with_context(recorded_export(current_user.id, filters)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

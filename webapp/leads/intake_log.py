@@ -47,6 +47,14 @@ class IntakeEvent(db.Model):
     intake_id: Mapped[str | None]
     body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     body_truncated: Mapped[bool] = mapped_column(default=False)
+    recovered_lead_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def recoverable(self) -> bool:
+        """An authenticated, rejected request whose body we kept and nobody has stored yet."""
+        return (self.key_label is not None and self.status in KEEP_BODY_STATUSES and self.body is not None
+                and self.recovered_lead_id is None)
 
 
 @dataclass
