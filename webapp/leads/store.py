@@ -116,7 +116,8 @@ def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, event:
         lead = build_lead(submission, platform, received_at, intake_id)
         db.session.add(lead)
         db.session.flush()
-        db.session.add(event_from(dict(event, lead_id=lead.id, duration_ms=_elapsed_ms(started))))
+        lead_id = lead.id  # read now: after the commit it would cost a SELECT (and could fail)
+        db.session.add(event_from(dict(event, lead_id=lead_id, duration_ms=_elapsed_ms(started))))
         db.session.commit()
     except sa_exc.SQLAlchemyError as error:
         if not is_outage(error):
@@ -128,7 +129,7 @@ def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, event:
         log.warning("database unavailable (%s): lead %s kept in the spool",
                     type(getattr(error, "orig", None) or error).__name__, intake_id)
         return Receipt(intake_id, received_at, None)
-    return Receipt(intake_id, received_at, lead.id)
+    return Receipt(intake_id, received_at, lead_id)
 
 
 def _elapsed_ms(started: float | None) -> float | None:
