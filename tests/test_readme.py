@@ -35,3 +35,13 @@ def test_readme_curl_example_gets_201_from_the_development_server(tmp_path):
     rows = sqlite3.connect(database).execute(
         'SELECT name, phone_normalized, platform FROM "mg-digital-leads"').fetchall()
     assert rows == [("Ravi Kumar", "+919876543210", "CarDekho")]
+
+
+def test_every_test_the_security_review_names_exists():
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    review = readme.split("## Security review", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`(test_\w+\.py)(?:::(test_\w+))?`", review)
+    assert len(named) >= 10
+    for module, test in named:
+        source = open(os.path.join(ROOT, "tests", module), encoding="utf-8").read()
+        assert test == "" or f"def {test}(" in source, f"{module}::{test} is named in the README but missing"
