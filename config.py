@@ -5,9 +5,10 @@ secret is missing. See the configuration table in README.md.
 """
 import os
 import secrets
-from datetime import time
+from datetime import time, timedelta
 
 from dotenv import load_dotenv
+from limits import parse_many
 
 BASE_DIR = os.path.abspath(os.path.dirname(__file__))
 load_dotenv(os.path.join(BASE_DIR, ".env"))
@@ -51,6 +52,15 @@ def engine_options(url: str) -> dict:
     return {}
 
 
+def checked_limit(name: str, value: str) -> str:
+    """A rate-limit string Flask-Limiter understands; a typo must not switch the limit off."""
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate limit such as '120 per minute', not {value!r}") from None
+    return value
+
+
 def split_keys(raw: str) -> list[str]:
     """`CARDEKHO_API_KEYS` is comma-separated so a key can be rotated without downtime."""
     return [key.strip() for key in raw.split(",") if key.strip()]
@@ -73,16 +83,18 @@ class Config:
         if self.RATELIMIT_STORAGE_URI.startswith(("redis://", "rediss://")):
             # A hung Redis must cost seconds, not the sender's whole timeout.
             self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
-        self.WEBHOOK_RATE_LIMIT = env.get("WEBHOOK_RATE_LIMIT", "120 per minute")
-        self.FAILED_KEY_RATE_LIMIT = env.get("FAILED_KEY_RATE_LIMIT", "10 per minute")
+        self.WEBHOOK_RATE_LIMIT = checked_limit("WEBHOOK_RATE_LIMIT", env.get("WEBHOOK_RATE_LIMIT", "120 per minute"))
+        self.FAILED_KEY_RATE_LIMIT = checked_limit("FAILED_KEY_RATE_LIMIT", env.get("FAILED_KEY_RATE_LIMIT", "10 per minute"))
         try:
             self.API_KEY_CACHE_SECONDS = float(env.get("API_KEY_CACHE_SECONDS", "10"))
         except ValueError:
             raise ConfigError("API_KEY_CACHE_SECONDS must be a number of seconds") from None
         try:
             self.TRUSTED_PROXY_HOPS = int(env.get("TRUSTED_PROXY_HOPS", "0"))
-        except ValueError:
-            raise ConfigError("TRUSTED_PROXY_HOPS must be a whole number") from None
+            if self.TRUSTED_PROXY_HOPS < 0:
+                raise ValueError
+        except ValueError:  # a negative count would make ProxyFix trust a spoofable X-Forwarded-For
+            raise ConfigError("TRUSTED_PROXY_HOPS must be a whole number, 0 or more") from None
         try:
             self.INTAKE_BODY_RETENTION_DAYS = int(env.get("INTAKE_BODY_RETENTION_DAYS", "30"))
         except ValueError:
@@ -114,6 +126,8 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
+    # A sign-in lasts a working day: the signed cookie is refused 12 hours after sign-in.
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     # The CSRF token lives as long as the session (which sign-out ends), so a list left open all
     # day on the showroom floor can still sign out and search.
     WTF_CSRF_TIME_LIMIT = None
@@ -175,6 +189,12 @@ class ProductionConfig(Config):
     def missing_secret_key(self) -> str:
         """Production refuses to start without a session secret."""
         raise ConfigError("SECRET_KEY is required in production")
+
+    def __init__(self) -> None:
+        super().__init__()
+        if len(self.SECRET_KEY) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters in production "
+                              "(python -c 'import secrets; print(secrets.token_hex(32))')")
 
     def missing_api_keys(self) -> list[str]:
         """Production refuses to start without its own CarDekho key."""

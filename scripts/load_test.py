@@ -106,7 +106,7 @@ def run_load(senders: int, requests_each: int, workers: int, rate_limit: str, ad
     redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                               "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = tempfile.TemporaryFile("w+")
-    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "load-test-secret", "CARDEKHO_API_KEYS": KEY,
+    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "load-test-secret-" + "x" * 32, "CARDEKHO_API_KEYS": KEY,
            "DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{redis_port}/0",
            "WEBHOOK_RATE_LIMIT": rate_limit, "WEB_CONCURRENCY": str(workers), "SPOOL_DIR": spool}
     web = None

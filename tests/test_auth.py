@@ -378,3 +378,17 @@ def test_the_migration_goes_down_and_up_again(tmp_path):
         upgrade()
         assert "users" in sa.inspect(db.engine).get_table_names()
         db.engine.dispose()
+
+
+def test_a_sign_in_expires_after_the_session_lifetime(app_factory, make_user, protected_views):
+    import time as clock
+    from tests.conftest import AuthActions
+
+    app = app_factory(PERMANENT_SESSION_LIFETIME=timedelta(seconds=1))
+    make_user()
+    client = app.test_client()
+    auth = AuthActions(client, protected_views)
+    assert auth.login().status_code == 302
+    assert client.get("/admin/mg-digital-leads").status_code == 200
+    clock.sleep(2.1)  # the signed cookie is now older than the lifetime
+    assert client.get("/admin/mg-digital-leads").headers["Location"].startswith("/login")

@@ -126,3 +126,17 @@ def test_postgres_urls_connect_through_psycopg2(postgresql_url, clean_env):
         assert db.engine.dialect.driver == "psycopg2"
         assert db.session.execute(sa.text("SELECT 1")).scalar() == 1
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("setting, value, reason", [
+    ("WEBHOOK_RATE_LIMIT", "banana", "WEBHOOK_RATE_LIMIT must be a rate limit"),
+    ("TRUSTED_PROXY_HOPS", "-1", "TRUSTED_PROXY_HOPS must be a whole number, 0 or more"),
+    ("SECRET_KEY", "short", "SECRET_KEY must be at least 32 characters in production"),
+])
+def test_production_refuses_unsafe_settings(setting, value, reason, tmp_path):
+    env = {"SECRET_KEY": "s" * 40, "CARDEKHO_API_KEYS": "prod-key", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+           setting: value}
+    result = _start_production(env)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"Refusing to start: {reason}")

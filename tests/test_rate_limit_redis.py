@@ -78,7 +78,7 @@ class HeldRequest:
 def test_two_gunicorn_workers_share_one_limit_in_redis(shared_redis, tmp_path):
     sqlite_url = f"sqlite:///{tmp_path}/leads.db"  # its own file: these rows outlive the test
     migrate_database(sqlite_url)
-    env = {"APP_ENV": "production", "SECRET_KEY": "test-secret", "CARDEKHO_API_KEYS": GUIDE_API_KEY,
+    env = {"APP_ENV": "production", "SECRET_KEY": "test-secret-" + "x" * 32, "CARDEKHO_API_KEYS": GUIDE_API_KEY,
            "DATABASE_URL": sqlite_url, "RATELIMIT_STORAGE_URI": shared_redis,
            "WEBHOOK_RATE_LIMIT": "10 per minute"}
     port = free_port()

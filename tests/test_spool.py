@@ -76,7 +76,7 @@ def private_postgres():
 def test_two_senders_through_a_real_postgresql_stop_and_restart_lose_nothing(private_postgres, tmp_path):
     cluster, url = private_postgres
     port = free_port()
-    env = {"APP_ENV": "production", "SECRET_KEY": "test-secret", "CARDEKHO_API_KEYS": GUIDE_API_KEY,
+    env = {"APP_ENV": "production", "SECRET_KEY": "test-secret-" + "x" * 32, "CARDEKHO_API_KEYS": GUIDE_API_KEY,
            "DATABASE_URL": url, "SPOOL_DIR": str(tmp_path / "spool"), "SPOOL_DRAIN_INTERVAL": "1",
            "WEBHOOK_RATE_LIMIT": "100000 per minute", "RATELIMIT_STORAGE_URI": "memory://"}
     server = start_gunicorn(port, env, workers=2)
