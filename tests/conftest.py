@@ -119,24 +119,30 @@ def database_url(request):
     return request.getfixturevalue(f"{request.param}_url")
 
 
+def _empty_tables(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+        db.engine.dispose()
+
+
 @pytest.fixture
 def app_factory(database_url):
-    """Build apps on this test's database; their rows are deleted afterwards."""
+    """Build apps on this test's database, which starts empty; their rows are deleted afterwards."""
     apps = []
 
     def build(**overrides):
         app = make_app(database_url, **overrides)
+        if not apps:  # tests that run their own servers (gunicorn, the README's) may have left rows
+            _empty_tables(app)
         apps.append(app)
         return app
 
     yield build
     for app in apps:
-        with app.app_context():
-            db.session.remove()
-            for table in reversed(db.metadata.sorted_tables):
-                db.session.execute(table.delete())
-            db.session.commit()
-            db.engine.dispose()
+        _empty_tables(app)
 
 
 @pytest.fixture
