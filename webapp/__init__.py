@@ -77,10 +77,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """`flask spool ...` and the other operator commands."""
+    """`flask spool ...`, `flask leads ...` and the other operator commands."""
     from webapp.commands import intake_cli, keys_cli, spool_cli
+    from webapp.leads.cli import leads_cli
 
-    for group in (spool_cli, keys_cli, intake_cli):
+    for group in (spool_cli, keys_cli, intake_cli, leads_cli):
         app.cli.add_command(group)
 
 

@@ -1,0 +1,26 @@
+"""`flask leads ...`: commands for operators and demos."""
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from webapp.leads.demo import ProductionRefused, refuse_production, seed_demo_leads
+
+leads_cli = AppGroup("leads", help="Work with the lead table.")
+
+
+@leads_cli.command("seed-demo")
+@click.argument("count", type=click.IntRange(min=1))
+@click.option("--seed", type=int, default=None, help="Random seed: the same leads every time.")
+def seed_demo(count: int, seed: int | None) -> None:
+    """Add COUNT synthetic leads to the database (refused with APP_ENV=production)."""
+    app_env = current_app.config["APP_ENV"]
+    try:
+        refuse_production(app_env)
+        with click.progressbar(length=count, label=f"Adding {count:,} demo leads",
+                               file=sys.stderr) as bar:
+            seed_demo_leads(count, seed=seed, app_env=app_env, on_rows=bar.update)
+    except ProductionRefused as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Added {count:,} demo leads.")

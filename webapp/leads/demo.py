@@ -1,0 +1,176 @@
+"""Synthetic leads for demos and benchmarks: realistic bodies, stored as the webhook would store them.
+
+Rows are bulk-loaded (COPY on PostgreSQL, executemany on SQLite), so a million
+take seconds, not the hours a million webhook calls would.
+"""
+import csv
+import io
+import json
+import random
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.leads.models import Lead
+from webapp.leads.phones import normalize_phone
+from webapp.leads.submission import COLUMN_FIELDS
+
+PLATFORM = "CarDekho"
+# Column order of a generated row (the table's columns less `id`).
+COLUMNS = ("platform", "name", "phone_number", "phone_normalized", *COLUMN_FIELDS, "payload", "created_at")
+FIRST_NAMES = (
+    "Aarav Aditi Aditya Akash Amit Ananya Anil Anjali Arjun Asha Ayesha Deepak Divya Farhan Gaurav Geeta Harpreet "
+    "Ishaan Jaspreet Kavya Kiran Krishna Lakshmi Manoj Meera Mohammed Neha Nikhil Pooja Pradeep Priya Rahul Rajesh "
+    "Ramesh Ravi Rohan Sanjay Sara Shreya Simran Sneha Sunil Sunita Suresh Tanvi Varun Vijay Vikram Yash Zoya "
+    "Abhishek Bhavna Chetan Dinesh Fatima Ganesh Hema Imran Jyoti Karthik Lalit Madhavi Naveen Omkar Parvati "
+    "Rekha Sachin Tarun Uma Venkatesh Waseem Yamini Balaji Gurpreet Murugan Selvi Thomas Joseph Mary Anand"
+).split()
+SURNAMES = (
+    "Sharma Verma Gupta Kumar Singh Patel Shah Mehta Iyer Iyengar Nair Menon Pillai Reddy Rao Naidu Chowdhury "
+    "Banerjee Chatterjee Mukherjee Das Ghosh Bose Sen Joshi Kulkarni Deshpande Patil Pawar Jadhav Gill Sandhu "
+    "Dhillon Khan Qureshi Siddiqui Ansari Fernandes D'Souza Pereira Mishra Tiwari Pandey Yadav Chauhan Rathore "
+    "Agarwal Bansal Goyal Jain Kapoor Malhotra Khanna Arora Bhatia Saxena Srivastava Tripathi Dubey Hegde Shetty"
+).split()
+MG_MODELS = ("MG Hector", "MG Hector Plus", "MG Astor", "MG Gloster", "MG ZS EV", "MG Comet EV", "MG Windsor EV",
+             "MG Cyberster", "MG M9")
+OTHER_MODELS = ("Tata Nexon EV", "Hyundai Creta", "Kia Seltos", "Mahindra XUV700", "Maruti Grand Vitara",
+                "Toyota Innova Hycross", "Honda Elevate", "Skoda Kushaq")
+CAMPAIGNS = ("EV Awareness Q4", "Diwali Windsor Offer", "Hector Exchange Bonanza", "Comet City Drive",
+             "Gloster Adventure Weekend", "Year End Clearance", "Festive Finance 7.99%", "Monsoon Service Camp",
+             "New Year Test Drive", "Astor Smart Tech", None)
+UTM = (("cardekho_ads", "cpc"), ("google", "cpc"), ("facebook", "paid_social"), ("instagram", "paid_social"),
+       ("newsletter", "email"), ("cardekho_organic", "referral"), (None, None))
+CITIES = ("Mumbai", "Pune", "Delhi", "Gurugram", "Noida", "Bengaluru", "Chennai", "Hyderabad", "Kolkata",
+          "Ahmedabad", "Jaipur", "Lucknow", "Kochi", "Chandigarh", "Indore")
+# Spellings CarDekho has been seen to send, and numbers that are not valid Indian mobiles.
+PHONE_FORMATS = ("{d}", "{d}", "{d}", "+91{d}", "+91 {a} {b}", "0{d}", "91{d}", "+91-{a}-{b}", "{a} {b}")
+INVALID_PHONES = ("12345", "555-0100", "+1 415 555 0100", "000000", "98765", "+44 20 7946 0958", "N/A-0")
+# IST hours of the day weighted like a dealership's enquiries: quiet nights, busy evenings.
+HOUR_WEIGHTS = (1, 1, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 10, 9, 9, 9, 10, 11, 12, 12, 10, 7, 4, 2)
+DAYS = 730
+IST_OFFSET = timedelta(hours=5, minutes=30)
+
+
+class ProductionRefused(RuntimeError):
+    """Demo data must never reach a production database."""
+
+
+def refuse_production(app_env: str) -> None:
+    """Raise ProductionRefused for a production configuration."""
+    if app_env == "production":
+        raise ProductionRefused("seed-demo refuses to run with APP_ENV=production")
+
+
+def phone_pool(rng: random.Random, size: int) -> list[tuple[str, str | None]]:
+    """`size` phone numbers as CarDekho sends them, each with the webhook's own normalisation."""
+    pool = []
+    for _ in range(size):
+        if rng.random() < 0.04:
+            raw = rng.choice(INVALID_PHONES)
+        else:
+            digits = f"{rng.choice('6789')}{rng.randrange(10 ** 9):09d}"
+            raw = rng.choice(PHONE_FORMATS).format(d=digits, a=digits[:5], b=digits[5:])
+        pool.append((raw, normalize_phone(raw)))
+    return pool
+
+
+def demo_rows(count: int, seed: int | None = None, now: datetime | None = None) -> Iterator[tuple]:
+    """`count` rows in `COLUMNS` order: a body as CarDekho sends it and the columns the webhook derives."""
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    pool = phone_pool(rng, max(1, min(count // 3, 50_000)))  # people enquire more than once
+    hours = rng.choices(range(24), HOUR_WEIGHTS, k=4096)
+    for number in range(count):
+        raw_phone, normalized = rng.choice(pool)
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}"
+        model = rng.choice(MG_MODELS) if rng.random() < 0.8 else rng.choice(OTHER_MODELS)
+        campaign = rng.choice(CAMPAIGNS)
+        source, medium = rng.choice(UTM)
+        # Some senders post the number as a JSON number; it is stored as its digits.
+        as_number = number % 5 == 0 and raw_phone.isdigit() and not raw_phone.startswith("0")
+        body = {"name": name, "phone_number": int(raw_phone) if as_number else raw_phone, "car_model": model,
+                "lead_url": f"https://www.cardekho.com/leads/{rng.randrange(10 ** 8, 10 ** 9)}"}
+        if campaign:
+            body["campaign"] = campaign
+        if source:
+            body.update(utm_source=source, utm_medium=medium,
+                        utm_campaign=f"{model.split()[-1].lower()}_q{1 + number % 4}")
+        body["city"] = rng.choice(CITIES)
+        if number % 3 == 0:
+            body["extra"] = {"budget_lakh": rng.randrange(8, 45), "test_drive": rng.random() < 0.5,
+                             "lead_score": round(rng.random(), 2)}
+        day = int(rng.triangular(0, DAYS, 0))  # more leads recently
+        ist_day = (now + IST_OFFSET).date() - timedelta(days=day)
+        seconds = hours[number % 4096] * 3600 + rng.randrange(3600)
+        created_at = (datetime(ist_day.year, ist_day.month, ist_day.day, tzinfo=UTC) - IST_OFFSET
+                      + timedelta(seconds=seconds, microseconds=rng.randrange(10 ** 6)))
+        if created_at > now:  # later today: it has not happened yet, so make it yesterday
+            created_at -= timedelta(days=1)
+        yield (PLATFORM, name, raw_phone, normalized, model, body["lead_url"], campaign, source, medium,
+               body.get("utm_campaign"), None, None, body, created_at)
+
+
+class _CsvStream(io.RawIOBase):
+    """A file whose `read()` renders rows as COPY CSV on demand, so nothing is held in memory."""
+
+    def __init__(self, rows: Iterator[tuple], on_rows: Callable[[int], None]):
+        self.rows, self.on_rows, self.pending = rows, on_rows, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = 65536) -> bytes:
+        while len(self.pending) < size:
+            text = io.StringIO()
+            writer = csv.writer(text, lineterminator="\n")
+            batch = 0
+            for row in self.rows:
+                *columns, payload, created_at = row
+                writer.writerow((*columns, json.dumps(payload, ensure_ascii=False), created_at.isoformat()))
+                batch += 1
+                if batch == 2000:
+                    break
+            if not batch:
+                break
+            self.on_rows(batch)
+            self.pending += text.getvalue().encode()
+        chunk, self.pending = self.pending[:size], self.pending[size:]
+        return chunk
+
+
+def _copy_postgresql(rows: Iterator[tuple], on_rows: Callable[[int], None]) -> None:
+    column_list = ", ".join(COLUMNS)
+    cursor = db.session.connection().connection.dbapi_connection.cursor()
+    cursor.execute("SET LOCAL statement_timeout = 0")  # the app's 5 s limit is for requests, not bulk loads
+    cursor.copy_expert(f'COPY "{Lead.__tablename__}" ({column_list}) FROM STDIN WITH (FORMAT csv)',
+                       _CsvStream(rows, on_rows), size=256 * 1024)
+    cursor.execute(f'ANALYZE "{Lead.__tablename__}"')
+
+
+def _insert_many(rows: Iterator[tuple], on_rows: Callable[[int], None], batch_size: int = 5000) -> None:
+    table = Lead.__table__
+    batch = []
+    for row in rows:
+        batch.append(dict(zip(COLUMNS, row)))
+        if len(batch) == batch_size:
+            db.session.execute(sa.insert(table), batch)
+            on_rows(len(batch))
+            batch = []
+    if batch:
+        db.session.execute(sa.insert(table), batch)
+        on_rows(len(batch))
+
+
+def seed_demo_leads(count: int, seed: int | None = None, app_env: str = "development",
+                    on_rows: Callable[[int], None] = lambda done: None) -> int:
+    """Add `count` synthetic leads in one transaction; `on_rows(n)` reports progress. Never in production."""
+    refuse_production(app_env)
+    rows = demo_rows(count, seed)
+    if db.session.get_bind().dialect.name == "postgresql":
+        _copy_postgresql(rows, on_rows)
+    else:
+        _insert_many(rows, on_rows)
+    db.session.commit()
+    return count
