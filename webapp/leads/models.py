@@ -50,9 +50,9 @@ class Lead(db.Model):
     name: Mapped[str]
     phone_number: Mapped[str]
     phone_normalized: Mapped[str | None] = mapped_column(index=True)
-    car_model: Mapped[str | None] = mapped_column(index=True)
+    car_model: Mapped[str | None]
     lead_url: Mapped[str | None]
-    campaign: Mapped[str | None] = mapped_column(index=True)
+    campaign: Mapped[str | None]
     utm_source: Mapped[str | None]
     utm_medium: Mapped[str | None]
     utm_campaign: Mapped[str | None]
@@ -62,7 +62,17 @@ class Lead(db.Model):
     # Given when the webhook receives the lead; unique, so a spooled copy is inserted once.
     intake_id: Mapped[str | None] = mapped_column(index=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, server_default=sa.func.now(), index=True
+        UTCDateTime, default=utcnow, server_default=sa.func.now()
+    )
+
+    # The dashboard's indexes, as migration 0002 creates them (SQLite's FTS5 table is in the migration only).
+    __table_args__ = (
+        sa.Index("ix_mg-digital-leads_created_at_id", "created_at", "id"),
+        *(sa.Index(f"ix_mg-digital-leads_{column}_created_at_id", column, "created_at", "id")
+          for column in ("car_model", "campaign", "utm_source")),
+        *(sa.Index(f"ix_mg-digital-leads_{column}_trgm", column, postgresql_using="gin",
+                   postgresql_ops={column: "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+          for column in ("name", "car_model", "campaign", "phone_normalized", "phone_number")),
     )
 
     def __repr__(self) -> str:

@@ -1,5 +1,4 @@
 """Finding leads: the dashboard's filters, newest-first keyset pages, capped counts."""
-import re
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
@@ -7,6 +6,7 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.leads.models import Lead
+from webapp.leads.text_search import phone_digits, search_condition  # noqa: F401  (phone_digits is public here)
 from webapp.leads.timezones import ist_day_start
 
 PAGE_SIZE = 50
@@ -48,23 +48,11 @@ def _parse_date(value: str | None) -> date | None:
         return None
 
 
-def phone_digits(text: str) -> str | None:
-    """The digits of a phone-like search, without trunk or international zeros; None when too few."""
-    digits = re.sub(r"\D", "", text).lstrip("0")
-    return digits if len(digits) >= 3 else None
-
-
 def filter_conditions(filters: LeadFilters) -> list:
     """SQL conditions for `filters`, combined with AND by the caller."""
     conditions = []
     if filters.q:
-        text_match = [Lead.name.icontains(filters.q, autoescape=True),
-                      Lead.car_model.icontains(filters.q, autoescape=True),
-                      Lead.campaign.icontains(filters.q, autoescape=True)]
-        digits = phone_digits(filters.q)
-        if digits:
-            text_match += [Lead.phone_normalized.contains(digits), Lead.phone_number.contains(digits)]
-        conditions.append(sa.or_(*text_match))
+        conditions.append(search_condition(filters.q, db.session.get_bind().dialect.name))
     for name in CHOICE_FIELDS:
         if value := getattr(filters, name):
             conditions.append(getattr(Lead, name) == value)
@@ -123,14 +111,18 @@ def count_leads(filters: LeadFilters, cap: int = COUNT_CAP) -> tuple[int, bool]:
     return min(total, cap), total > cap
 
 
+def distinct_values(column, limit: int = 500) -> list[str]:
+    """The non-null values of an indexed column, sorted: one index probe per value, not a read of every row."""
+    first = sa.select(sa.func.min(column).label("value")).cte("choice", recursive=True)
+    previous = first.alias("previous")
+    following = sa.select(sa.func.min(column)).where(column > previous.c.value).scalar_subquery()
+    values = first.union_all(sa.select(following).where(previous.c.value.is_not(None)))
+    return list(db.session.scalars(sa.select(values.c.value).where(values.c.value.is_not(None)).limit(limit)))
+
+
 def filter_choices() -> dict[str, list[str]]:
     """The values present in the data for each select filter, sorted."""
-    return {
-        name: list(db.session.scalars(
-            sa.select(getattr(Lead, name)).where(getattr(Lead, name).is_not(None))
-            .group_by(getattr(Lead, name)).order_by(getattr(Lead, name)).limit(500)))
-        for name in CHOICE_FIELDS
-    }
+    return {name: distinct_values(getattr(Lead, name)) for name in CHOICE_FIELDS}
 
 
 def leads_with_same_phone(lead: Lead, limit: int = 20) -> list[Lead]:
