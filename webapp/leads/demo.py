@@ -76,13 +76,27 @@ def phone_pool(rng: random.Random, size: int) -> list[tuple[str, str | None]]:
     return pool
 
 
+def arrival_times(rng: random.Random, count: int, now: datetime) -> list[float]:
+    """`count` POSIX times over the last two years, busier lately and in the evening (IST), oldest first."""
+    now_ts = now.timestamp()
+    today = (now + IST_OFFSET).date()
+    midnights = [datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() - IST_OFFSET.total_seconds()
+                 for day in (today - timedelta(days=offset) for offset in range(DAYS + 1))]
+    hours = rng.choices(range(24), HOUR_WEIGHTS, k=4096)
+    times = []
+    for number in range(count):
+        moment = midnights[int(rng.triangular(0, DAYS, 0))] + hours[number % 4096] * 3600 + rng.random() * 3600
+        times.append(moment if moment <= now_ts else moment - 86400)  # later today has not happened yet
+    times.sort()  # leads arrive in time order, so the table is laid out as a real one is
+    return times
+
+
 def demo_rows(count: int, seed: int | None = None, now: datetime | None = None) -> Iterator[tuple]:
-    """`count` rows in `COLUMNS` order: a body as CarDekho sends it and the columns the webhook derives."""
+    """`count` rows in `COLUMNS` order, oldest first: a body as CarDekho sends it and the columns the webhook derives."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     pool = phone_pool(rng, max(1, min(count // 3, 50_000)))  # people enquire more than once
-    hours = rng.choices(range(24), HOUR_WEIGHTS, k=4096)
-    for number in range(count):
+    for number, moment in enumerate(arrival_times(rng, count, now)):
         raw_phone, normalized = rng.choice(pool)
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}"
         model = rng.choice(MG_MODELS) if rng.random() < 0.8 else rng.choice(OTHER_MODELS)
@@ -101,15 +115,8 @@ def demo_rows(count: int, seed: int | None = None, now: datetime | None = None) 
         if number % 3 == 0:
             body["extra"] = {"budget_lakh": rng.randrange(8, 45), "test_drive": rng.random() < 0.5,
                              "lead_score": round(rng.random(), 2)}
-        day = int(rng.triangular(0, DAYS, 0))  # more leads recently
-        ist_day = (now + IST_OFFSET).date() - timedelta(days=day)
-        seconds = hours[number % 4096] * 3600 + rng.randrange(3600)
-        created_at = (datetime(ist_day.year, ist_day.month, ist_day.day, tzinfo=UTC) - IST_OFFSET
-                      + timedelta(seconds=seconds, microseconds=rng.randrange(10 ** 6)))
-        if created_at > now:  # later today: it has not happened yet, so make it yesterday
-            created_at -= timedelta(days=1)
         yield (PLATFORM, name, raw_phone, normalized, model, body["lead_url"], campaign, source, medium,
-               body.get("utm_campaign"), None, None, body, created_at)
+               body.get("utm_campaign"), None, None, body, datetime.fromtimestamp(moment, UTC))
 
 
 class _CsvStream(io.RawIOBase):
