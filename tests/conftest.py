@@ -119,7 +119,8 @@ def database_url(request):
     return request.getfixturevalue(f"{request.param}_url")
 
 
-def _empty_tables(app) -> None:
+def empty_tables(app) -> None:
+    """Delete every row of every table."""
     with app.app_context():
         db.session.remove()
         for table in reversed(db.metadata.sorted_tables):
@@ -136,13 +137,13 @@ def app_factory(database_url):
     def build(**overrides):
         app = make_app(database_url, **overrides)
         if not apps:  # tests that run their own servers (gunicorn, the README's) may have left rows
-            _empty_tables(app)
+            empty_tables(app)
         apps.append(app)
         return app
 
     yield build
     for app in apps:
-        _empty_tables(app)
+        empty_tables(app)
 
 
 @pytest.fixture

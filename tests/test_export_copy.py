@@ -1,0 +1,56 @@
+"""The PostgreSQL export path (COPY ... TO STDOUT): the same CSV as the Python path, safely abandoned."""
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import empty_tables, make_app
+from tests.factories import add_lead
+from webapp.extensions import db
+from webapp.leads.export import export_csv, python_export
+from webapp.leads.search import LeadFilters
+
+T0 = datetime(2026, 11, 28, 8, 35, 59, 999999, tzinfo=UTC)
+TRICKY = ['=HYPERLINK("http://evil","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1",
+          "+91 98765-43210", "-", "+", "Ravi, Kumar", 'He said "hi"', "two\nlines", "रवि कुमार", "O'Brien \\ ",
+          "+91 (98765) 43210", "+91 98765 43210x", "9876543210"]
+
+
+@pytest.fixture
+def pg(postgresql_url):
+    """An app context on the PostgreSQL database (the COPY path is PostgreSQL's), emptied before and after."""
+    app = make_app(postgresql_url)
+    empty_tables(app)
+    with app.app_context():
+        yield
+    empty_tables(app)
+
+
+def parse(chunks) -> list[list[str]]:
+    return list(csv.reader(io.StringIO("".join(chunks).removeprefix("\ufeff"))))
+
+
+@pytest.mark.parametrize("filters", [LeadFilters(), LeadFilters(q="o'brien \\"), LeadFilters(q="ravi"),
+                                     LeadFilters(car_model="MG Hector", date_from=datetime(2026, 11, 28).date())])
+def test_copy_writes_what_python_writes(pg, filters):
+    for i, value in enumerate(TRICKY):
+        add_lead(T0 - timedelta(minutes=i), name=value, phone_number=value if i % 2 else "9876543210",
+                 campaign=value, car_model="MG Hector" if i % 3 else None, utm_term=value)
+    copied = parse(export_csv(filters))
+    assert copied == parse(python_export(filters, [0]))
+    assert len(copied) > 1 or filters.q == "o'brien \\"
+
+
+def test_abandoned_export_cancels_the_copy_and_leaves_the_pool_healthy(pg):
+    db.session.execute(sa.text("""INSERT INTO "mg-digital-leads" (platform, name, phone_number, payload)
+                                  SELECT 'CarDekho', 'bulk ' || n, '9876543210', '{}' FROM generate_series(1, 30000) n"""))
+    db.session.commit()
+    chunks = export_csv(LeadFilters())
+    assert next(chunks).count("bulk") == 1000
+    chunks.close()  # the person cancelled the download
+    busy = sa.text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%' AND state = 'active'")
+    assert db.session.scalar(busy) == 0
+    counter = [0]
+    assert len(parse(export_csv(LeadFilters(), counter))) == 30001 and counter[0] == 30000
