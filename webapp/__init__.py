@@ -52,6 +52,11 @@ def register_extensions(app: Flask) -> None:
     from webapp.leads import intake_log, models  # noqa: F401
 
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        from webapp.connections import ping_idle_connections
+
+        with app.app_context():
+            ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     limiter.init_app(app)
     csrf.init_app(app)
