@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: run test user browser clean
+.PHONY: run test user bench browser clean
 
 ## make run: virtualenv + install + migrate the SQLite database + serve on http://127.0.0.1:5000
 run: $(VENV)/.runtime
@@ -20,6 +20,11 @@ user: $(VENV)/.runtime
 ## make test: install the test dependencies (and Chromium for the browser tests), run the whole suite
 test: $(VENV)/.test browser
 	$(PY) -m pytest
+
+## make bench: a million demo leads on PostgreSQL (database raam_bench, Redis db 12, both cleaned up after),
+## the webhook against a minimal endpoint, the dashboard, the export; writes and prints bench/RESULTS.md (~10 min)
+bench: $(VENV)/.test
+	$(PY) -m bench
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

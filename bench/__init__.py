@@ -1,0 +1,1 @@
+"""`make bench`: the app against its baselines, at a million leads. See bench/RESULTS.md."""

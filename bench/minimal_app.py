@@ -1,0 +1,40 @@
+"""The webhook's baseline: check the header, parse JSON, one INSERT, 201 — nothing else.
+
+Served by gunicorn exactly as the real app is (`gunicorn bench.minimal_app:app`),
+on the same database, so the difference between the two is what our features cost.
+"""
+import json
+import os
+
+import psycopg2
+from flask import Flask, request
+
+app = Flask(__name__)
+API_KEY = os.environ["CARDEKHO_API_KEYS"].split(",")[0]
+DSN = os.environ["DATABASE_URL"].replace("postgresql+psycopg2://", "postgresql://")
+INSERT = ('INSERT INTO "mg-digital-leads" (platform, name, phone_number, payload) '
+          "VALUES ('CarDekho', %s, %s, %s) RETURNING id")
+_connection = None
+
+
+def connection():
+    """One connection per worker process, opened on first use."""
+    global _connection
+    if _connection is None or _connection.closed:
+        _connection = psycopg2.connect(DSN)
+    return _connection
+
+
+@app.post("/admin/mg-digital-leads/source/cardekho")
+def receive():
+    """The minimum a webhook must do."""
+    if request.headers.get("X-API-Key") != API_KEY:
+        return {"error": "API key invalid"}, 403
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not body.get("name") or not body.get("phone_number"):
+        return {"error": "Missing required fields"}, 400
+    db = connection()
+    with db.cursor() as cursor:
+        cursor.execute(INSERT, (body["name"], str(body["phone_number"]), json.dumps(body)))
+    db.commit()
+    return {"message": "CarDekho lead inserted successfully"}, 201

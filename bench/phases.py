@@ -1,0 +1,267 @@
+"""The benchmark's phases in order, each adding its section (and its targets) to RESULTS.md."""
+import os
+import subprocess
+import time
+from datetime import date
+
+import sqlalchemy as sa
+
+from bench import dashboard, export_bench, report, webhook
+from bench.commands import bench_app, flask_cli, has_dashboard, index_migration, psql, py_spy
+from bench.servers import Gunicorn
+from config import normalize_database_url
+from webapp.extensions import db
+from webapp.leads.models import Lead
+
+SEED = "1"
+
+
+class Phases:
+    """State shared by the phases: settings, URLs, environments, results and targets."""
+
+    def __init__(self, settings, key: str):
+        self.settings, self.key = settings, key
+        self.dsn = f"postgresql://postgres@127.0.0.1:5432/{settings.database}"
+        self.url = normalize_database_url(self.dsn)
+        self.cli_env = {**os.environ, "APP_ENV": "development", "DATABASE_URL": self.dsn, "SECRET_KEY": "bench"}
+        self.real_env = {"APP_ENV": "production", "DATABASE_URL": self.dsn, "SECRET_KEY": "bench-secret",
+                         "CARDEKHO_API_KEYS": key, "RATELIMIT_STORAGE_URI":
+                         f"redis://127.0.0.1:6379/{settings.redis_db}", "WEBHOOK_RATE_LIMIT": "1000000 per minute"}
+        self.minimal_env = {"DATABASE_URL": self.dsn, "CARDEKHO_API_KEYS": key}
+        self.sections: list[str] = []
+        self.targets: list[list] = []
+        self.log = os.path.join(settings.work, "gunicorn.log")
+
+    def all(self) -> str:
+        """Run every phase; the Markdown body of RESULTS.md."""
+        self.seed_postgresql()
+        without = self.webhook("without the dashboard indexes")
+        self.add_indexes()
+        with_indexes = self.webhook("with the dashboard indexes", profile=self.settings.profile)
+        self.index_cost(without, with_indexes)
+        self.trim_to_seeded()
+        self.dashboard_postgresql()
+        self.export()
+        self.dashboard_sqlite()
+        targets = "## Targets\n\n" + report.table(["target", "measured", "verdict"], self.targets) + "\n"
+        return "\n" + targets + "\n" + "\n".join(self.sections)
+
+    # --- PostgreSQL: data ---------------------------------------------------------------------------
+
+    def seed_postgresql(self) -> None:
+        """Schema without the dashboard indexes, then the demo leads by COPY."""
+        _, before = index_migration()
+        flask_cli(self.cli_env, "db", "upgrade", before)
+        self.seed_seconds = flask_cli(self.cli_env, "leads", "seed-demo", str(self.settings.leads), "--seed", SEED)
+        psql(self.dsn, 'VACUUM ANALYZE "mg-digital-leads"')
+        self.seeded_max_id = int(psql(self.dsn, 'SELECT max(id) FROM "mg-digital-leads"'))
+
+    def add_indexes(self) -> None:
+        """`flask db upgrade` to head: builds the dashboard indexes over the seeded rows."""
+        self.index_seconds = flask_cli(self.cli_env, "db", "upgrade")
+        psql(self.dsn, 'VACUUM ANALYZE "mg-digital-leads"')
+        sizes = psql(self.dsn, """SELECT string_agg(indexrelname || '=' || pg_relation_size(indexrelid), ',')
+                                  FROM pg_stat_user_indexes WHERE relname = 'mg-digital-leads'""")
+        self.index_sizes = dict(item.split("=") for item in sizes.split(","))
+        self.table_bytes = int(psql(self.dsn, """SELECT pg_table_size('"mg-digital-leads"')"""))
+
+    def trim_to_seeded(self) -> None:
+        """Remove the webhook benchmark's rows, so the dashboard sees exactly the seeded leads."""
+        psql(self.dsn, f'DELETE FROM "mg-digital-leads" WHERE id > {self.seeded_max_id}')
+        psql(self.dsn, 'VACUUM ANALYZE "mg-digital-leads"')
+
+    # --- 1. webhook ---------------------------------------------------------------------------------
+
+    def webhook(self, label: str, profile: bool = False) -> list[dict]:
+        """Real vs minimal at each concurrency, alternating; optionally a py-spy profile of the real app."""
+        s = self.settings
+        with Gunicorn("run:app", self.real_env, 4, self.log) as real, \
+                Gunicorn("bench.minimal_app:app", self.minimal_env, 4, self.log) as minimal:
+            rows = webhook.compare(real, minimal, self.key, s.senders, s.requests, s.rounds)
+            profiled = profile and py_spy() and self.profile_webhook(real)
+        table = report.table(
+            ["senders", "real req/s", "minimal req/s", "ratio", "real p50 ms", "real p99 ms", "minimal p50 ms",
+             "minimal p99 ms", "p99 ratio", "statuses real / minimal"],
+            [[r["senders"], r["real"]["rate"], r["minimal"]["rate"], r["rate_ratio"], r["real"]["p50"],
+              r["real"]["p99"], r["minimal"]["p50"], r["minimal"]["p99"], r["p99_ratio"],
+              f'{r["real"]["statuses"]} / {r["minimal"]["statuses"]}'] for r in rows])
+        self.sections.append(f"## 1. Webhook {label}\n\nThe real app (`gunicorn -w 4 run:app`, production "
+                             "config, Redis limiter with the limit raised, PostgreSQL) against "
+                             "`bench/minimal_app.py` (same gunicorn, same database), alternating, "
+                             f"{s.rounds} rounds; req/s is the median of the rounds, latencies pooled.\n\n"
+                             + table + "\n")
+        if profiled:
+            self.sections.append("### Where the real webhook's time goes (py-spy, 8 senders, all four workers)\n\n"
+                                 "Share of samples taken while a worker held the GIL, i.e. of its Python CPU time; "
+                                 f"raw stacks in `bench/out/`.\n\n{profiled}\n")
+        if "with" in label and "without" not in label:
+            for r in rows:
+                if r["senders"] > 1:
+                    self.targets.append([f"webhook req/s ≥ 0.8× minimal at {r['senders']} senders",
+                                         f"{r['rate_ratio']:.2f}×", report.verdict(r["rate_ratio"] >= 0.8)])
+                    self.targets.append([f"webhook p99 ≤ 1.5× minimal at {r['senders']} senders",
+                                         f"{r['p99_ratio']:.2f}×", report.verdict(r["p99_ratio"] <= 1.5)])
+        return rows
+
+    def profile_webhook(self, real: Gunicorn) -> str | None:
+        """py-spy (GIL samples, all workers) during one more 8-sender run of the real app."""
+        from bench.load import run_load
+
+        raw = os.path.join(self.settings.work, "webhook-profile.txt")
+        spy = subprocess.Popen([py_spy(), "record", "--pid", str(real.process.pid), "--subprocesses", "--gil",
+                                "--format", "raw", "--output", raw, "--rate", "250", "--nonblocking",
+                                "--duration", "6"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        run_load(real.port, webhook.lead_requests(real.port, self.key, self.settings.requests), 8, max_seconds=4.5)
+        spy.wait(timeout=30)
+        return report.top_frames(raw) if os.path.exists(raw) else None
+
+    def index_cost(self, without: list[dict], with_indexes: list[dict]) -> None:
+        """The dashboard indexes' cost to the insert: req/s with them over req/s without."""
+        rows = []
+        for before, after in zip(without, with_indexes):
+            for name in ("real", "minimal"):
+                rows.append([before["senders"], name, before[name]["rate"], after[name]["rate"],
+                             after[name]["rate"] / before[name]["rate"]])
+        best = {name: max(r[4] for r in rows if r[1] == name and r[0] > 1) for name in ("real", "minimal")}
+        worst = min(r[4] for r in rows if r[0] > 1)
+        self.targets.append(["dashboard indexes cost the insert ≤ 15% (req/s with / without, 8 and 32 senders)",
+                             f"{worst:.2f}× at worst", report.verdict(worst >= 0.85)])
+        self.sections.append("### What the dashboard indexes cost the insert\n\n" + report.table(
+            ["senders", "app", "req/s without", "req/s with", "with / without"], rows) +
+            f"\n\nBest of the concurrent runs: real {best['real']:.2f}×, minimal {best['minimal']:.2f}×. "
+            f"Building them over {self.settings.leads:,} leads took {self.index_seconds:.1f} s.\n")
+
+    # --- 2 and 4. dashboard ---------------------------------------------------------------------------
+
+    def dashboard_postgresql(self) -> None:
+        """The list scenarios at the seeded size on PostgreSQL, p95 < 50 ms each."""
+        self.dashboard_section("postgresql", self.url, self.real_env, budget_ms=50.0,
+                               title=f"## 2. Dashboard list at {self.settings.leads:,} leads (PostgreSQL)")
+
+    def dashboard_sqlite(self) -> None:
+        """The same scenarios on a SQLite file at the smaller size, p95 < 150 ms each."""
+        path = os.path.join(self.settings.work, "bench-sqlite.db")
+        url = "sqlite:///" + path
+        env = {**self.cli_env, "DATABASE_URL": url}
+        flask_cli(env, "db", "upgrade")
+        seconds = flask_cli(env, "leads", "seed-demo", str(self.settings.sqlite_leads), "--seed", SEED)
+        server_env = {**self.real_env, "DATABASE_URL": url}
+        self.dashboard_section("sqlite", url, server_env, budget_ms=150.0,
+                               title=f"## 4. Dashboard list at {self.settings.sqlite_leads:,} leads (SQLite)",
+                               note=f"seed-demo wrote them in {seconds:.1f} s (FTS5 triggers on).")
+
+    def dashboard_section(self, backend: str, url: str, server_env: dict, budget_ms: float, title: str,
+                          note: str = "") -> None:
+        """Time every scenario (over HTTP once the dashboard exists), save plans, record targets."""
+        app = bench_app(url)
+        with app.app_context():
+            scenarios = dashboard.scenarios()
+            for number, scenario in enumerate(scenarios, 1):
+                dashboard.save_plans(scenario, os.path.join(self.settings.plans, f"{backend}-{number}.md"))
+            over_http = has_dashboard(app)
+            if over_http:
+                timings = self.http_timings(server_env, scenarios)
+            else:
+                timings = [dashboard.time_in_process(s, self.settings.repeats) for s in scenarios]
+            count_ms = dashboard.time_count(5)
+            db.session.remove()
+            db.engine.dispose()
+        how = ("signed-in HTTP GETs of the full list page (gunicorn, 4 workers), client-measured on loopback"
+               if over_http else "the list view's domain calls in-process (search_leads + count_leads + "
+               "filter_choices; the dashboard routes are not on main yet)")
+        rows, summaries = [], []
+        for number, (scenario, seconds) in enumerate(zip(scenarios, timings), 1):
+            stats = dashboard.summary(seconds)
+            summaries.append(stats)
+            rows.append([scenario.name, stats["p50"], stats["p95"], stats["n"],
+                         f"[plan](plans/{backend}-{number}.md)"])
+        depth = summaries[1]["p50"] / summaries[0]["p50"]
+        worst = max(range(len(summaries)), key=lambda i: summaries[i]["p95"])
+        self.targets.append([f"{backend}: every scenario p95 < {budget_ms:.0f} ms",
+                             f"worst {summaries[worst]['p95']:.1f} ms ({scenarios[worst].name})",
+                             report.verdict(summaries[worst]["p95"] < budget_ms)])
+        self.targets.append([f"{backend}: deep page ≤ 3× the first page (p50)", f"{depth:.2f}×",
+                             report.verdict(depth <= 3)])
+        self.sections.append(f"{title}\n\nMeasured: {how}. {note}\n\n" + report.table(
+            ["scenario", "p50 ms", "p95 ms", "requests", "query plan"], rows) +
+            f"\n\nThe capped count alone (`count_leads`, no filter, stops at 10,001): {count_ms:.1f} ms.\n")
+
+    def http_timings(self, server_env: dict, scenarios: list) -> list[list[float]]:
+        """Sign in as a manager and time each scenario's list page over HTTP."""
+        from bench.signin import create_manager, sign_in
+
+        password = create_manager({**self.cli_env, "DATABASE_URL": server_env["DATABASE_URL"]})
+        with Gunicorn("run:app", server_env, 4, self.log) as server:
+            cookie = sign_in(server.port, password)
+            return [dashboard.time_over_http(server.port, cookie, s, self.settings.repeats) for s in scenarios]
+
+    # --- 3. export ------------------------------------------------------------------------------------
+
+    def export(self) -> None:
+        """The export of every lead (and of about 100,000) against psql's COPY of the same columns."""
+        out = os.path.join(self.settings.work, "copy.csv")
+        recent = self.recent_day(min(100_000, self.settings.leads // 10)).isoformat()
+        app = bench_app(self.url)
+        over_http = has_dashboard(app)
+        psql_ordered = export_bench.psql_copy(self.dsn, f"\\copy ({export_bench.raw_select()}) to stdout with csv", out)
+        if over_http:
+            from bench.signin import create_manager, sign_in
+
+            password = create_manager(self.cli_env)
+            with Gunicorn("run:app", self.real_env, 1, self.log) as server:
+                cookie = sign_in(server.port, password)
+                worker = server.worker_pids()[0]
+                export_bench.over_http(server.port, worker, cookie, "q=warm-up-nothing")
+                small = export_bench.over_http(server.port, worker, cookie, f"date_from={recent}")
+                everything = export_bench.over_http(server.port, worker, cookie)
+        else:
+            small = export_bench.in_process(self.real_env, recent)
+            everything = export_bench.in_process(self.real_env)
+        psql_table = export_bench.psql_copy(self.dsn, f"\\copy ({export_bench.raw_select(False)}) to stdout with csv",
+                                            out)
+        with app.app_context():
+            from webapp.leads.export_copy import copy_statement
+
+            raw = db.engine.raw_connection()
+            statement = copy_statement([], raw.cursor())
+            raw.close()
+            db.engine.dispose()
+        psql_formatted = export_bench.psql_copy(self.dsn, statement, out)
+        rows = self.settings.leads
+        base_rate = rows / psql_ordered
+        export_rate = everything["rows"] / everything["seconds"]
+        table = report.table(["what", "rows", "seconds", "rows/s", "vs psql (same columns, same order)",
+                              "peak memory above baseline"], [
+            ["our export, everything", everything["rows"], everything["seconds"], export_rate,
+             f"{export_rate / base_rate:.2f}×", f"{everything['peak_above_mib']:.1f} MiB"],
+            [f"our export, since {recent}", small["rows"], small["seconds"], small["rows"] / small["seconds"], "",
+             f"{small['peak_above_mib']:.1f} MiB"],
+            ["psql \\copy, same columns, newest first", rows, psql_ordered, base_rate, "1.00×", ""],
+            ["psql \\copy, same columns, table order", rows, psql_table, rows / psql_table,
+             f"{(rows / psql_table) / base_rate:.2f}×", ""],
+            ["psql, our exact COPY statement (IST + neutralising in SQL)", rows, psql_formatted,
+             rows / psql_formatted, f"{(rows / psql_formatted) / base_rate:.2f}×", ""]])
+        how = ("a signed-in download from a one-worker gunicorn; memory is the worker's VmHWM above its RSS "
+               "before the download" if over_http else "export_csv() in a fresh process (the export route is "
+               "not on main yet); memory is VmHWM above the RSS before the export")
+        self.sections.append(f"## 3. Export of every lead\n\nMeasured: {how}.\n\n{table}\n")
+        ratio = export_rate / base_rate
+        self.targets.append(["export rows/s ≥ 0.8× psql \\copy (same columns, same order)", f"{ratio:.2f}×",
+                             report.verdict(ratio >= 0.8)])
+        flat = abs(everything["peak_above_mib"] - small["peak_above_mib"]) <= 8
+        peak = max(everything["peak_above_mib"], small["peak_above_mib"])
+        self.targets.append(["export peak memory ≤ 64 MiB, the same for 100k as for all",
+                             f"{small['peak_above_mib']:.1f} / {everything['peak_above_mib']:.1f} MiB",
+                             report.verdict(peak <= 64 and flat)])
+
+    def recent_day(self, rows: int) -> date:
+        """The IST day from which on about `rows` leads were received."""
+        app = bench_app(self.url)
+        with app.app_context():
+            from webapp.leads.timezones import to_ist
+
+            moment = db.session.scalar(sa.select(Lead.created_at).order_by(Lead.created_at.desc())
+                                       .offset(rows).limit(1))
+            db.engine.dispose()
+        return to_ist(moment).date()

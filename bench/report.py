@@ -1,0 +1,64 @@
+"""RESULTS.md: the machine, the date, a table per benchmark, and each target met or missed (by how much)."""
+import os
+import platform
+import sqlite3
+import subprocess
+from datetime import UTC, datetime
+
+
+def machine(dsn: str) -> str:
+    """One paragraph on where the numbers come from."""
+    with open("/proc/cpuinfo") as cpuinfo:
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
+    with open("/proc/meminfo") as meminfo:
+        memory = int(next(line.split()[1] for line in meminfo if line.startswith("MemTotal"))) / 1024 / 1024
+    postgres = subprocess.run(["psql", "-X", "-A", "-t", "-d", dsn, "-c", "SHOW server_version"],
+                              capture_output=True, text=True).stdout.strip()
+    redis = subprocess.run(["redis-cli", "-h", "127.0.0.1", "INFO", "server"], capture_output=True,
+                           text=True).stdout
+    redis_version = next((line.split(":")[1].strip() for line in redis.splitlines()
+                          if line.startswith("redis_version")), "?")
+    return (f"{os.cpu_count()} cores ({model}), {memory:.0f} GiB RAM, Linux {platform.release()}; "
+            f"Python {platform.python_version()}, PostgreSQL {postgres} (default settings: shared_buffers "
+            f"128MB, work_mem 4MB), SQLite {sqlite3.sqlite_version}, Redis {redis_version}. Shared and noisy: "
+            "every figure is compared with a baseline measured in the same run.")
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """A Markdown table; floats get sensible precision."""
+    def cell(value):
+        if isinstance(value, float):
+            return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict(ok: bool) -> str:
+    """Met or missed, visibly."""
+    return "met" if ok else "**missed**"
+
+
+def header(duration_s: float, sizes: str, machine_text: str) -> str:
+    """The top of RESULTS.md."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"# Benchmark results\n\nProduced by `make bench` on {now} in {duration_s / 60:.1f} minutes "
+            f"({sizes}).\n\n**Machine:** {machine_text}\n")
+
+
+def top_frames(raw_path: str, count: int = 18) -> str:
+    """The heaviest frames (inclusive share of samples) of a py-spy raw profile, as a Markdown table."""
+    inclusive, total = {}, 0
+    with open(raw_path) as profile:
+        for line in profile:
+            stack, _, samples = line.rstrip().rpartition(" ")
+            total += int(samples)
+            for frame in set(stack.split(";")):
+                inclusive[frame] = inclusive.get(frame, 0) + int(samples)
+    skip = ("gunicorn/", "<frozen", "flask/app.py", "runpy", "_run_module", "<module>")
+    frames = [(frame, n) for frame, n in sorted(inclusive.items(), key=lambda item: -item[1])
+              if not frame.startswith("process ") and not any(part in frame for part in skip)][:count]
+    return table(["share of worker CPU (GIL held)", "frame"],
+                 [[f"{n / max(total, 1) * 100:.1f}%", f"`{frame}`"] for frame, n in frames])
