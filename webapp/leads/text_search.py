@@ -1,8 +1,9 @@
 """The dashboard's search box: a substring of the name, model or campaign, or digits of the phone.
 
-Both databases answer it from a trigram index (migration 0002): pg_trgm GIN
-indexes on PostgreSQL, an FTS5 trigram table on SQLite. Trigrams need three
-characters, so a one- or two-character search matches the start of a word.
+Both databases answer it from trigram indexes (migration 0002): pg_trgm GIN
+indexes on two joined expressions on PostgreSQL, an FTS5 trigram table on SQLite.
+Trigrams need three characters, so a one- or two-character search matches the
+start of a word instead.
 """
 import re
 
@@ -12,6 +13,12 @@ from webapp.leads.models import Lead
 
 SEARCH_TABLE = "mg-digital-leads-search"  # SQLite's FTS5 trigram table, kept in step by triggers
 MIN_TRIGRAM = 3
+SEPARATOR = chr(31)  # joins the searched columns; a search containing it falls back to column by column
+# PostgreSQL's two GIN trigram indexes are on these expressions (migration 0002): one index per kind of
+# search instead of one per column, so an insert updates two GIN indexes, not five.
+SEARCH_TEXT_SQL = "(name || chr(31) || coalesce(car_model, '') || chr(31) || coalesce(campaign, ''))"
+SEARCH_PHONES_SQL = "(coalesce(phone_normalized, '') || ' ' || phone_number)"
+TEXT_COLUMNS = (Lead.name, Lead.car_model, Lead.campaign)
 
 
 def phone_digits(text: str) -> str | None:
@@ -22,20 +29,34 @@ def phone_digits(text: str) -> str | None:
 
 def search_condition(q: str, dialect: str):
     """The SQL condition for search text `q` on `dialect` ("postgresql" or "sqlite")."""
-    text_columns = (Lead.name, Lead.car_model, Lead.campaign)
-    if len(q) < MIN_TRIGRAM:
-        # "ra" as any substring would read every row; as a word start the trigram index still serves it.
-        matches = [sa.or_(column.istartswith(q, autoescape=True), column.icontains(" " + q, autoescape=True))
-                   for column in text_columns]
-    else:
-        matches = [column.icontains(q, autoescape=True) for column in text_columns]
     digits = phone_digits(q)
+    if dialect == "postgresql" and SEPARATOR not in q:
+        return _postgresql_condition(q, digits)
+    matches = [_text_match(column, q) for column in TEXT_COLUMNS]
     if digits:
         matches += [Lead.phone_normalized.contains(digits), Lead.phone_number.contains(digits)]
     condition = sa.or_(*matches)
     if dialect == "sqlite" and len(q) >= MIN_TRIGRAM:
         # FTS5 finds the candidate rows; the condition above still decides, so results are the same.
         condition = sa.and_(Lead.id.in_(_sqlite_candidates(q, digits)), condition)
+    return condition
+
+
+def _text_match(text, q: str):
+    if len(q) >= MIN_TRIGRAM:
+        return text.icontains(q, autoescape=True)
+    # "ra" as any substring would read every row; as a word start a trigram index still serves it.
+    return sa.or_(text.istartswith(q, autoescape=True), text.icontains(" " + q, autoescape=True))
+
+
+def _postgresql_condition(q: str, digits: str | None):
+    # A match inside the joined text is a match inside one column: `q` cannot span the separator.
+    text = sa.literal_column(SEARCH_TEXT_SQL, sa.Text)
+    condition = _text_match(text, q)
+    if len(q) < MIN_TRIGRAM:
+        condition = sa.or_(condition, text.icontains(SEPARATOR + q, autoescape=True))  # start of model, campaign
+    if digits:  # digits cannot contain the space between the two phone columns either
+        condition = sa.or_(condition, sa.literal_column(SEARCH_PHONES_SQL, sa.Text).contains(digits))
     return condition
 
 
