@@ -25,7 +25,8 @@ def compare(real: Gunicorn, minimal: Gunicorn, key: str, senders: tuple[int, ...
         servers = [("real", real), ("minimal", minimal)]
         for round_number in range(rounds):
             for name, server in servers if round_number % 2 == 0 else servers[::-1]:
-                run_load(server.port, lead_requests(server.port, key, max(20, requests // 10)), concurrency)
+                # Warm every worker (imports, phone metadata, Redis scripts, connections), not just the fastest.
+                run_load(server.port, lead_requests(server.port, key, max(100, requests // 10)), max(8, concurrency))
                 runs[name].append(run_load(server.port, lead_requests(server.port, key, requests), concurrency))
         row = {"senders": concurrency}
         for name, measured in runs.items():
