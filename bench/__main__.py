@@ -59,6 +59,8 @@ def run(settings: Settings) -> str:
     from bench.phases import Phases
 
     os.makedirs(settings.work, exist_ok=True)
+    for old_output in glob.glob(os.path.join(settings.work, "*")):
+        os.remove(old_output)  # the last run's logs and profile
     shutil.rmtree(settings.plans, ignore_errors=True)
     started = time.perf_counter()
     admin(f'DROP DATABASE IF EXISTS "{settings.database}" WITH (FORCE)')

@@ -177,8 +177,8 @@ class Phases:
             rows.append([scenario.name, stats["p50"], stats["p95"], stats["n"],
                          f"[plan](plans/{backend}-{number}.md)"])
         depth = summaries[1]["p50"] / summaries[0]["p50"]
-        worst = max(range(len(summaries)), key=lambda i: summaries[i]["p95"])
-        self.targets.append([f"{backend}: every scenario p95 < {budget_ms:.0f} ms",
+        worst = max((i for i in range(len(summaries)) if not scenarios[i].extra), key=lambda i: summaries[i]["p95"])
+        self.targets.append([f"{backend}: each of the six scenarios p95 < {budget_ms:.0f} ms",
                              f"worst {summaries[worst]['p95']:.1f} ms ({scenarios[worst].name})",
                              report.verdict(summaries[worst]["p95"] < budget_ms)])
         self.targets.append([f"{backend}: deep page ≤ 3× the first page (p50)", f"{depth:.2f}×",

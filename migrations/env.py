@@ -102,6 +102,10 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # The app's 5 s statement timeout is for requests; building an index over millions of rows
+                # takes longer. (lock_timeout stays: a migration waiting on a busy table fails fast.)
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             context.run_migrations()
 
 
