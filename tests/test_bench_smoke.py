@@ -19,7 +19,7 @@ def test_the_benchmark_runs_end_to_end_and_writes_its_report(tmp_path, postgresq
                         work=str(tmp_path / "out"), profile=False)
     text = run(settings)
     assert text == (tmp_path / "RESULTS.md").read_text()
-    for heading in ("## Targets", "## 1. Webhook with", "## 2. Dashboard", "## 3. Export", "## 4. Dashboard"):
+    for heading in ("## Targets", "## 1. Webhook at", "## 2. Dashboard", "## 3. Export", "## 4. Dashboard"):
         assert heading in text
     assert "**Machine:** 2 cores" in text or "**Machine:**" in text
     # Every request of the webhook runs was answered 201 by both apps.
