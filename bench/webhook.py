@@ -1,6 +1,7 @@
 """Benchmark 1: the real webhook against the minimal endpoint (and the minimal endpoint against itself on a
 table without the dashboard indexes), taking turns, at 1, 8 and 32 senders."""
 import json
+import os
 
 from bench.load import http_request, median, run_load
 from bench.servers import Gunicorn
@@ -49,3 +50,28 @@ def _ms(latencies: list[float], p: float) -> float:
     from bench.load import percentile
 
     return percentile(latencies, p) * 1000
+
+
+def worker_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def cpu_per_request(servers: list[tuple[str, Gunicorn]], key: str, requests: int, rounds: int) -> dict[str, float]:
+    """Median worker CPU milliseconds per request for each server at 8 senders, taking turns."""
+    measured = {name: [] for name, _ in servers}
+    for round_number in range(rounds):
+        turn = round_number % len(servers)
+        for name, server in servers[turn:] + servers[:turn]:
+            run_load(server.port, lead_requests(server.port, key, 100), 8)
+            pids = server.worker_pids()
+            before = worker_cpu_seconds(pids)
+            done = run_load(server.port, lead_requests(server.port, key, requests), 8)
+            measured[name].append((worker_cpu_seconds(pids) - before) / done.requests * 1000)
+    return {name: median(values) for name, values in measured.items()}

@@ -1,0 +1,16 @@
+"""The real app with one feature switched off (`BENCH_VARIANT`), to measure what each feature costs.
+
+Only the benchmark serves this (`gunicorn bench.variant_app:app`); production serves `run:app`.
+"""
+import os
+
+from webapp import create_app
+
+VARIANTS = {
+    "the real webhook": {},
+    "without the rate limiter": {"RATELIMIT_ENABLED": False},
+    "limiter without X-RateLimit headers": {"RATELIMIT_HEADERS_ENABLED": False},
+    "limiter counting in worker memory, not Redis": {"RATELIMIT_STORAGE_URI": "memory://"},
+}
+
+app = create_app(VARIANTS[os.environ.get("BENCH_VARIANT", "the real webhook")])
