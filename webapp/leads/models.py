@@ -65,7 +65,7 @@ class Lead(db.Model):
         UTCDateTime, default=utcnow, server_default=sa.func.now()
     )
 
-    # The dashboard's btree indexes, as migration 0003 creates them. Its trigram indexes (GIN on PostgreSQL,
+    # The dashboard's btree indexes, as the dashboard_indexes migration creates them. Its trigram indexes (GIN on PostgreSQL,
     # FTS5 on SQLite) are on expressions and live in the migration only: see webapp.leads.text_search.
     __table_args__ = (
         sa.Index("ix_mg-digital-leads_created_at_id", "created_at", "id"),
