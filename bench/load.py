@@ -1,6 +1,7 @@
 """A bounded HTTP load generator for loopback only: N requests from C concurrent senders, then it stops."""
 import asyncio
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 
@@ -78,9 +79,27 @@ async def _run(port: int, requests: list[bytes], concurrency: int, timeout: floa
 def run_load(port: int, requests: list[bytes], concurrency: int, timeout: float = 10.0,
              max_seconds: float = 120.0) -> LoadResult:
     """Send every request in `requests` (cycled by the caller) with `concurrency` senders; stop at the end or deadline."""
-    return asyncio.run(_run(port, requests, concurrency, timeout, time.monotonic() + max_seconds))
+    return _in_own_loop(lambda: _run(port, requests, concurrency, timeout, time.monotonic() + max_seconds))
 
 
 def fetch(port: int, payload: bytes, timeout: float = 60.0) -> tuple[int, float, bytes]:
     """One request: (status, seconds, whole response)."""
-    return asyncio.run(_send(port, payload, timeout))
+    return _in_own_loop(lambda: _send(port, payload, timeout))
+
+
+def _in_own_loop(make_coroutine):
+    """asyncio.run in a thread of its own, so a caller that already runs an event loop can use it too."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = asyncio.run(make_coroutine())
+        except BaseException as error:  # noqa: BLE001  (re-raised in the caller's thread)
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="bench-load")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

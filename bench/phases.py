@@ -235,11 +235,20 @@ class Phases:
             ["scenario", "p50 ms", "p95 ms", "requests", "query plan"], rows) +
             f"\n\nThe capped count alone (`count_leads`, no filter, stops at 10,001): {count_ms:.1f} ms.\n")
 
+    def manager_password(self, database_url: str) -> str:
+        """The benchmark manager's password on this database, creating the account the first time."""
+        from bench.signin import create_manager
+
+        passwords = self.__dict__.setdefault("passwords", {})
+        if database_url not in passwords:
+            passwords[database_url] = create_manager({**self.cli_env, "DATABASE_URL": database_url})
+        return passwords[database_url]
+
     def http_timings(self, server_env: dict, scenarios: list) -> list[list[float]]:
         """Sign in as a manager and time each scenario's list page over HTTP."""
-        from bench.signin import create_manager, sign_in
+        from bench.signin import sign_in
 
-        password = create_manager({**self.cli_env, "DATABASE_URL": server_env["DATABASE_URL"]})
+        password = self.manager_password(server_env["DATABASE_URL"])
         with Gunicorn("run:app", server_env, 4, self.log) as server:
             cookie = sign_in(server.port, password)
             return [dashboard.time_over_http(server.port, cookie, s, self.settings.repeats) for s in scenarios]
@@ -254,9 +263,9 @@ class Phases:
         over_http = has_dashboard(app)
         psql_ordered = export_bench.psql_copy(self.dsn, f"\\copy ({export_bench.raw_select()}) to stdout with csv", out)
         if over_http:
-            from bench.signin import create_manager, sign_in
+            from bench.signin import sign_in
 
-            password = create_manager(self.cli_env)
+            password = self.manager_password(self.dsn)
             with Gunicorn("run:app", self.real_env, 1, self.log) as server:
                 cookie = sign_in(server.port, password)
                 worker = server.worker_pids()[0]

@@ -23,7 +23,7 @@ def test_the_benchmark_runs_end_to_end_and_writes_its_report(tmp_path, postgresq
         assert heading in text
     assert "**Machine:** 2 cores" in text or "**Machine:**" in text
     # Every request of the webhook runs was answered 201 by both apps.
-    assert re.findall(r"\{201: 40\} / \{201: 40\}", text)
+    assert re.findall(r"\{201: 40\} / \{201: 40\}", text), text
     assert "{0:" not in text and "500" not in re.findall(r"\{(\d+):", text)
     plans = sorted(path.name for path in (tmp_path / "plans").iterdir())
     assert "postgresql-1.md" in plans and "sqlite-1.md" in plans
