@@ -39,6 +39,10 @@ def upgrade():
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for name, expression in TRIGRAM_EXPRESSIONS.items():
             op.execute(f'CREATE INDEX "ix_{TABLE}_{name}_trgm" ON "{TABLE}" USING gin ({expression} gin_trgm_ops)')
+            # The joined text has almost no repeated values, so the planner judges how common a fragment is
+            # from the histogram alone: 1,000 buckets, not 100, or a 2% name reads as 0.01% and the first
+            # page is planned as "fetch every match, then sort" (37 ms) instead of "walk newest first" (3 ms).
+            op.execute(f'ALTER INDEX "ix_{TABLE}_{name}_trgm" ALTER COLUMN 1 SET STATISTICS 1000')
     elif op.get_bind().dialect.name == "sqlite":
         _create_sqlite_search()
 
