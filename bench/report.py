@@ -62,3 +62,31 @@ def top_frames(raw_path: str, count: int = 18) -> str:
               if not frame.startswith("process ") and not any(part in frame for part in skip)][:count]
     return table(["share of worker CPU (GIL held)", "frame"],
                  [[f"{n / max(total, 1) * 100:.1f}%", f"`{frame}`"] for frame, n in frames])
+
+
+# (category, a substring of a frame that puts a sample in it); the first match wins, most specific first.
+PROFILE_CATEGORIES = (
+    ("store_lead: SQLAlchemy Core insert, Lead object, JSONB, phone normalisation", "store_lead"),
+    ("validating the body", "submission.py"),
+    ("API key check", "api_keys.py"),
+    ("request log line", "request_log"),
+    ("security headers", "webapp/security"),
+    ("session cookie (Flask)", "sessions.py"),
+    ("Flask-Limiter: Redis client", "redis/"),
+    ("Flask-Limiter: Python", "flask_limiter/"),
+    ("Flask-Limiter: Python", "limits/"),
+)
+
+
+def profile_categories(raw_path: str) -> dict[str, float]:
+    """Share of a py-spy raw profile's samples per PROFILE_CATEGORIES entry, plus Flask and gunicorn."""
+    shares, total = {}, 0
+    with open(raw_path) as profile:
+        for line in profile:
+            stack, _, samples = line.rstrip().rpartition(" ")
+            total += int(samples)
+            name = next((name for name, part in PROFILE_CATEGORIES if part in stack), None)
+            name = name or ("Flask and Werkzeug (request, routing, response)" if "Flask.__call__" in stack
+                            else "gunicorn (accept, parse, write)")
+            shares[name] = shares.get(name, 0) + int(samples)
+    return {name: count / max(total, 1) for name, count in sorted(shares.items(), key=lambda item: -item[1])}
