@@ -2,6 +2,7 @@
 import http.client
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -57,3 +58,19 @@ def over_http(port: int, worker_pid: int, cookie: str, query: str = "") -> dict:
     peak = memory_kib(worker_pid)["VmHWM"]
     return {"rows": lines - 1, "bytes": size, "seconds": seconds,  # less the header row
             "baseline_mib": baseline / 1024, "peak_above_mib": (peak - baseline) / 1024}
+
+
+def taking_turns(dsn: str, statement: str, download, out_path: str, rounds: int) -> dict:
+    """psql of the same columns newest first, our export (`download()`), psql of our own COPY statement:
+    in turns, `rounds` times; median seconds of each, and our export's largest peak memory."""
+    seconds = {"psql": [], "ours": [], "psql_ours": []}
+    peaks, rows = [], 0
+    for _ in range(rounds):
+        seconds["psql"].append(psql_copy(dsn, f"\\copy ({raw_select()}) to stdout with csv", out_path))
+        result = download()
+        seconds["ours"].append(result["seconds"])
+        peaks.append(result["peak_above_mib"])
+        rows = result["rows"]
+        seconds["psql_ours"].append(psql_copy(dsn, statement, out_path))
+    return {**{name: statistics.median(values) for name, values in seconds.items()}, "rows": rows,
+            "peak_above_mib": max(peaks)}

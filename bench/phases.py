@@ -291,27 +291,10 @@ class Phases:
     # --- 3. export ------------------------------------------------------------------------------------
 
     def export(self) -> None:
-        """The export of every lead (and of about 100,000) against psql's COPY of the same columns."""
+        """The export of every lead (and of about 100,000) against psql's COPY of the same columns, in turns."""
         out = os.path.join(self.settings.work, "copy.csv")
         recent = self.recent_day(min(100_000, self.settings.leads // 10)).isoformat()
         app = bench_app(self.url)
-        over_http = has_dashboard(app)
-        psql_ordered = export_bench.psql_copy(self.dsn, f"\\copy ({export_bench.raw_select()}) to stdout with csv", out)
-        if over_http:
-            from bench.signin import sign_in
-
-            password = self.manager_password(self.dsn)
-            with Gunicorn("run:app", self.real_env, 1, self.log) as server:
-                cookie = sign_in(server.port, password)
-                worker = server.worker_pids()[0]
-                export_bench.over_http(server.port, worker, cookie, "q=warm-up-nothing")
-                small = export_bench.over_http(server.port, worker, cookie, f"date_from={recent}")
-                everything = export_bench.over_http(server.port, worker, cookie)
-        else:
-            small = export_bench.in_process(self.real_env, recent)
-            everything = export_bench.in_process(self.real_env)
-        psql_table = export_bench.psql_copy(self.dsn, f"\\copy ({export_bench.raw_select(False)}) to stdout with csv",
-                                            out)
         with app.app_context():
             from webapp.leads.export_copy import copy_statement
 
@@ -319,32 +302,47 @@ class Phases:
             statement = copy_statement([], raw.cursor())
             raw.close()
             db.engine.dispose()
-        psql_formatted = export_bench.psql_copy(self.dsn, statement, out)
-        rows = self.settings.leads
-        base_rate = rows / psql_ordered
-        export_rate = everything["rows"] / everything["seconds"]
-        table = report.table(["what", "rows", "seconds", "rows/s", "vs psql (same columns, same order)",
+        rounds = max(3, self.settings.rounds)
+        if has_dashboard(app):
+            from bench.signin import sign_in
+
+            how = ("signed-in downloads from a one-worker gunicorn; memory is the worker's VmHWM above its RSS "
+                   "before each download")
+            with Gunicorn("run:app", self.real_env, 1, self.log) as server:
+                cookie = sign_in(server.port, self.manager_password(self.dsn))
+                worker = server.worker_pids()[0]
+                export_bench.over_http(server.port, worker, cookie, "q=warm-up-nothing")
+                small = export_bench.over_http(server.port, worker, cookie, f"date_from={recent}")
+                turns = export_bench.taking_turns(
+                    self.dsn, statement, lambda: export_bench.over_http(server.port, worker, cookie), out, rounds)
+        else:
+            how = "export_csv() in a fresh process; memory is VmHWM above the RSS before the export"
+            small = export_bench.in_process(self.real_env, recent)
+            turns = export_bench.taking_turns(self.dsn, statement, lambda: export_bench.in_process(self.real_env),
+                                              out, rounds)
+        unordered = export_bench.psql_copy(self.dsn, f"\\copy ({export_bench.raw_select(False)}) to stdout with csv",
+                                           out)
+        rows, base = turns["rows"], turns["rows"] / turns["psql"]
+        ratio = (rows / turns["ours"]) / base
+        table = report.table(["what", "rows", "seconds (median)", "rows/s", "vs psql (same columns, same order)",
                               "peak memory above baseline"], [
-            ["our export, everything", everything["rows"], everything["seconds"], export_rate,
-             f"{export_rate / base_rate:.2f}×", f"{everything['peak_above_mib']:.1f} MiB"],
-            [f"our export, since {recent}", small["rows"], small["seconds"], small["rows"] / small["seconds"], "",
-             f"{small['peak_above_mib']:.1f} MiB"],
-            ["psql \\copy, same columns, newest first", rows, psql_ordered, base_rate, "1.00×", ""],
-            ["psql \\copy, same columns, table order", rows, psql_table, rows / psql_table,
-             f"{(rows / psql_table) / base_rate:.2f}×", ""],
-            ["psql, our exact COPY statement (IST + neutralising in SQL)", rows, psql_formatted,
-             rows / psql_formatted, f"{(rows / psql_formatted) / base_rate:.2f}×", ""]])
-        how = ("a signed-in download from a one-worker gunicorn; memory is the worker's VmHWM above its RSS "
-               "before the download" if over_http else "export_csv() in a fresh process (the export route is "
-               "not on main yet); memory is VmHWM above the RSS before the export")
-        self.sections.append(f"## 3. Export of every lead\n\nMeasured: {how}.\n\n{table}\n")
-        ratio = export_rate / base_rate
+            ["our export, everything", rows, turns["ours"], rows / turns["ours"], f"{ratio:.2f}×",
+             f"{turns['peak_above_mib']:.1f} MiB"],
+            [f"our export, since {recent} (once)", small["rows"], small["seconds"], small["rows"] / small["seconds"],
+             "", f"{small['peak_above_mib']:.1f} MiB"],
+            ["psql \\copy, same columns, newest first", rows, turns["psql"], base, "1.00×", ""],
+            ["psql, our exact COPY statement (IST + neutralising in SQL)", rows, turns["psql_ours"],
+             rows / turns["psql_ours"], f"{(rows / turns['psql_ours']) / base:.2f}×", ""],
+            ["psql \\copy, same columns, table order (once)", rows, unordered, rows / unordered,
+             f"{(rows / unordered) / base:.2f}×", ""]])
+        self.sections.append(f"## 3. Export of every lead\n\nMeasured: {how}; the first three rows took turns, "
+                             f"{rounds} times, medians.\n\n{table}\n")
         self.targets.append(["export rows/s ≥ 0.8× psql \\copy (same columns, same order)", f"{ratio:.2f}×",
                              report.verdict(ratio >= 0.8)])
-        flat = abs(everything["peak_above_mib"] - small["peak_above_mib"]) <= 8
-        peak = max(everything["peak_above_mib"], small["peak_above_mib"])
+        flat = abs(turns["peak_above_mib"] - small["peak_above_mib"]) <= 8
+        peak = max(turns["peak_above_mib"], small["peak_above_mib"])
         self.targets.append(["export peak memory ≤ 64 MiB, the same for 100k as for all",
-                             f"{small['peak_above_mib']:.1f} / {everything['peak_above_mib']:.1f} MiB",
+                             f"{small['peak_above_mib']:.1f} / {turns['peak_above_mib']:.1f} MiB",
                              report.verdict(peak <= 64 and flat)])
 
     def recent_day(self, rows: int) -> date:
