@@ -22,7 +22,7 @@ test: $(VENV)/.test browser
 	$(PY) -m pytest
 
 ## make bench: a million demo leads on PostgreSQL (database raam_bench, Redis db 12, both cleaned up after),
-## the webhook against a minimal endpoint, the dashboard, the export; writes and prints bench/RESULTS.md (~10 min)
+## the webhook against a minimal endpoint, the dashboard, the export; writes and prints bench/RESULTS.md (~5 min)
 bench: $(VENV)/.test
 	$(PY) -m bench
 
