@@ -91,6 +91,9 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    # SQLite's FTS5 search table is kept by triggers, not a model: autogenerate must not drop it.
+    from webapp.leads.text_search import in_the_models
+    conf_args.setdefault("include_name", in_the_models)
 
     connectable = get_engine()
 

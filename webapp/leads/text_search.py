@@ -21,6 +21,16 @@ SEARCH_PHONES_SQL = "(coalesce(phone_normalized, '') || ' ' || phone_number)"
 TEXT_COLUMNS = (Lead.name, Lead.car_model, Lead.campaign)
 
 
+TRIGRAM_INDEXES = ("ix_mg-digital-leads_search_text_trgm", "ix_mg-digital-leads_search_phones_trgm")
+
+
+def in_the_models(name: str, type_: str, parent_names: dict) -> bool:
+    """Alembic `include_name`: False for the search indexes no model describes (FTS5 tables, GIN on expressions)."""
+    if type_ == "table":
+        return not name.startswith(SEARCH_TABLE)
+    return not (type_ == "index" and name in TRIGRAM_INDEXES)
+
+
 def phone_digits(text: str) -> str | None:
     """The digits of a phone-like search, without trunk or international zeros; None when too few."""
     digits = re.sub(r"\D", "", text).lstrip("0")
