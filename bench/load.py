@@ -78,7 +78,7 @@ async def _run(port: int, requests: list[bytes], concurrency: int, timeout: floa
 
 def run_load(port: int, requests: list[bytes], concurrency: int, timeout: float = 10.0,
              max_seconds: float = 120.0) -> LoadResult:
-    """Send every request in `requests` (cycled by the caller) with `concurrency` senders; stop at the end or deadline."""
+    """Send every request in `requests` with `concurrency` senders; stop when all are sent or at the deadline."""
     return _in_own_loop(lambda: _run(port, requests, concurrency, timeout, time.monotonic() + max_seconds))
 
 

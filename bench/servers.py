@@ -15,7 +15,10 @@ class Gunicorn:
         self.process = None
 
     def __enter__(self) -> "Gunicorn":
-        command = [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+        # gunicorn.conf.py applies (production's settings) except worker recycling: a worker stays the same
+        # process through a run, so its CPU can be read from /proc and no restart lands in one app's numbers.
+        command = [sys.executable, "-m", "gunicorn", "-c", os.path.join(ROOT, "gunicorn.conf.py"),
+                   "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}", "--max-requests", "0",
                    "--timeout", "120", "--error-logfile", "-", self.app]
         self.log = open(self.log_path, "a")
         self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **self.env}, stdout=self.log,

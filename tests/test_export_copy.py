@@ -44,8 +44,9 @@ def test_copy_writes_what_python_writes(pg, filters):
 
 
 def test_abandoned_export_cancels_the_copy_and_leaves_the_pool_healthy(pg):
-    db.session.execute(sa.text("""INSERT INTO "mg-digital-leads" (platform, name, phone_number, payload)
-                                  SELECT 'CarDekho', 'bulk ' || n, '9876543210', '{}' FROM generate_series(1, 30000) n"""))
+    db.session.execute(sa.text("""
+        INSERT INTO "mg-digital-leads" (platform, name, phone_number, payload)
+        SELECT 'CarDekho', 'bulk ' || n, '9876543210', '{}' FROM generate_series(1, 30000) n"""))
     db.session.commit()
     chunks = export_csv(LeadFilters())
     assert next(chunks).count("bulk") == 1000

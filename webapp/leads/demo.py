@@ -92,7 +92,7 @@ def arrival_times(rng: random.Random, count: int, now: datetime) -> list[float]:
 
 
 def demo_rows(count: int, seed: int | None = None, now: datetime | None = None) -> Iterator[tuple]:
-    """`count` rows in `COLUMNS` order, oldest first: a body as CarDekho sends it and the columns the webhook derives."""
+    """`count` rows in `COLUMNS` order, oldest first: a body as CarDekho sends it, and the webhook's columns."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     pool = phone_pool(rng, max(1, min(count // 3, 50_000)))  # people enquire more than once

@@ -65,8 +65,8 @@ class Lead(db.Model):
         UTCDateTime, default=utcnow, server_default=sa.func.now()
     )
 
-    # The dashboard's btree indexes, as the dashboard_indexes migration creates them. Its trigram indexes (GIN on PostgreSQL,
-    # FTS5 on SQLite) are on expressions and live in the migration only: see webapp.leads.text_search.
+    # The dashboard's btree indexes, as the dashboard_indexes migration creates them. Its trigram indexes
+    # (GIN on expressions on PostgreSQL, FTS5 on SQLite) live in the migration only: see text_search.py.
     __table_args__ = (
         sa.Index("ix_mg-digital-leads_created_at_id", "created_at", "id"),
         *(sa.Index(f"ix_mg-digital-leads_{column}_created_at_id", column, "created_at", "id")

@@ -96,8 +96,8 @@ def search_leads(filters: LeadFilters, cursor: str | None = None, per_page: int 
     if position:
         created_at, lead_id = position
         # A row-value comparison is one range on the (created_at, id) index, so a deep page is a seek.
-        query = query.where(sa.tuple_(Lead.created_at, Lead.id)
-                            < sa.tuple_(sa.literal(created_at, Lead.created_at.type), sa.literal(lead_id, Lead.id.type)))
+        after = sa.tuple_(sa.literal(created_at, Lead.created_at.type), sa.literal(lead_id, Lead.id.type))
+        query = query.where(sa.tuple_(Lead.created_at, Lead.id) < after)
     query = query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(per_page + 1)
     rows = list(db.session.scalars(query))
     more = len(rows) > per_page

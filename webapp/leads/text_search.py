@@ -1,9 +1,9 @@
 """The dashboard's search box: a substring of the name, model or campaign, or digits of the phone.
 
-Both databases answer it from trigram indexes (migrations/versions/*_dashboard_indexes.py): pg_trgm GIN
-indexes on two joined expressions on PostgreSQL, an FTS5 trigram table on SQLite.
-Trigrams need three characters, so a one- or two-character search matches the
-start of a word instead.
+Both databases answer it from trigram indexes (migrations/versions/*_dashboard_indexes.py):
+pg_trgm GIN indexes on two joined expressions on PostgreSQL, an FTS5 trigram table
+on SQLite. Trigrams need three characters, so a one- or two-character search
+matches the start of a word instead.
 """
 import re
 
@@ -14,14 +14,12 @@ from webapp.leads.models import Lead
 SEARCH_TABLE = "mg-digital-leads-search"  # SQLite's FTS5 trigram table, kept in step by triggers
 MIN_TRIGRAM = 3
 SEPARATOR = chr(31)  # joins the searched columns; a search containing it falls back to column by column
-# PostgreSQL's two GIN trigram indexes are on these expressions (migrations/versions/*_dashboard_indexes.py): one index per kind of
-# search instead of one per column, so an insert updates two GIN indexes, not five.
+# PostgreSQL's two GIN trigram indexes are on these expressions: one index per kind of search instead of
+# one per column, so an insert updates two GIN indexes, not five.
 SEARCH_TEXT_SQL = "(name || chr(31) || coalesce(car_model, '') || chr(31) || coalesce(campaign, ''))"
 SEARCH_PHONES_SQL = "(coalesce(phone_normalized, '') || ' ' || phone_number)"
-TEXT_COLUMNS = (Lead.name, Lead.car_model, Lead.campaign)
-
-
 TRIGRAM_INDEXES = ("ix_mg-digital-leads_search_text_trgm", "ix_mg-digital-leads_search_phones_trgm")
+TEXT_COLUMNS = (Lead.name, Lead.car_model, Lead.campaign)
 
 
 def in_the_models(name: str, type_: str, parent_names: dict) -> bool:
