@@ -66,10 +66,12 @@ def top_frames(raw_path: str, count: int = 18) -> str:
 
 # (category, a substring of a frame that puts a sample in it); the first match wins, most specific first.
 PROFILE_CATEGORIES = (
-    ("store_lead: SQLAlchemy Core insert, Lead object, JSONB, phone normalisation", "store_lead"),
+    ("storing: the lead and its intake-log row through the ORM session", "receive_lead"),
+    ("storing: the lead and its intake-log row through the ORM session", "store_lead"),
+    ("spool drainer nudge", "spooling"),
     ("validating the body", "submission.py"),
-    ("API key check", "api_keys.py"),
-    ("request log line", "request_log"),
+    ("API keys (check, last use)", "api_keys.py"),
+    ("request log and request id", "request_log"),
     ("security headers", "webapp/security"),
     ("session cookie (Flask)", "sessions.py"),
     ("Flask-Limiter: Redis client", "redis/"),
