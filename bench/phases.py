@@ -1,5 +1,6 @@
 """The benchmark's phases in order, each adding its section (and its targets) to RESULTS.md."""
 import os
+import secrets
 
 from bench import report
 from bench.commands import flask_cli, index_migration, psql
@@ -16,7 +17,7 @@ class Phases(WebhookPhases, ReadPhases):
         self.dsn = f"postgresql://postgres@127.0.0.1:5432/{settings.database}"
         self.url = normalize_database_url(self.dsn)
         self.cli_env = {**os.environ, "APP_ENV": "development", "DATABASE_URL": self.dsn, "SECRET_KEY": "bench"}
-        self.real_env = {"APP_ENV": "production", "DATABASE_URL": self.dsn, "SECRET_KEY": "bench-secret",
+        self.real_env = {"APP_ENV": "production", "DATABASE_URL": self.dsn, "SECRET_KEY": secrets.token_hex(32),
                          "CARDEKHO_API_KEYS": key, "RATELIMIT_STORAGE_URI":
                          f"redis://127.0.0.1:6379/{settings.redis_db}", "WEBHOOK_RATE_LIMIT": "1000000 per minute"}
         self.minimal_env = {"DATABASE_URL": self.dsn, "CARDEKHO_API_KEYS": key}

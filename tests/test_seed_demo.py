@@ -63,7 +63,7 @@ def test_seeded_leads_are_searchable(app, leads):
 
 def test_refuses_a_production_configuration(database_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("SECRET_KEY", "s")
+    monkeypatch.setenv("SECRET_KEY", "s" * 64)
     monkeypatch.setenv("CARDEKHO_API_KEYS", "k")
     app = make_app(database_url, APP_ENV="production")
     assert app.config["APP_ENV"] == "production"
