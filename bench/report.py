@@ -52,11 +52,10 @@ def top_frames(raw_path: str, count: int = 18) -> str:
     """The heaviest frames (inclusive share of samples) of a py-spy raw profile, as a Markdown table."""
     inclusive, total = {}, 0
     with open(raw_path) as profile:
-        for line in profile:
-            stack, _, samples = line.rstrip().rpartition(" ")
-            total += int(samples)
+        for stack, samples in _samples(profile):
+            total += samples
             for frame in set(stack.split(";")):
-                inclusive[frame] = inclusive.get(frame, 0) + int(samples)
+                inclusive[frame] = inclusive.get(frame, 0) + samples
     skip = ("gunicorn/", "<frozen", "flask/app.py", "runpy", "_run_module", "<module>")
     frames = [(frame, n) for frame, n in sorted(inclusive.items(), key=lambda item: -item[1])
               if not frame.startswith("process ") and not any(part in frame for part in skip)][:count]
@@ -84,11 +83,18 @@ def profile_categories(raw_path: str) -> dict[str, float]:
     """Share of a py-spy raw profile's samples per PROFILE_CATEGORIES entry, plus Flask and gunicorn."""
     shares, total = {}, 0
     with open(raw_path) as profile:
-        for line in profile:
-            stack, _, samples = line.rstrip().rpartition(" ")
-            total += int(samples)
+        for stack, samples in _samples(profile):
+            total += samples
             name = next((name for name, part in PROFILE_CATEGORIES if part in stack), None)
             name = name or ("Flask and Werkzeug (request, routing, response)" if "Flask.__call__" in stack
                             else "gunicorn (accept, parse, write)")
-            shares[name] = shares.get(name, 0) + int(samples)
+            shares[name] = shares.get(name, 0) + samples
     return {name: count / max(total, 1) for name, count in sorted(shares.items(), key=lambda item: -item[1])}
+
+
+def _samples(profile):
+    """(stack, count) per line of a py-spy raw profile; a frame's text may hold a line break: skip the pieces."""
+    for line in profile:
+        stack, _, count = line.rstrip().rpartition(" ")
+        if count.isdigit() and stack.startswith("process "):
+            yield stack, int(count)
