@@ -187,3 +187,10 @@ def test_another_site_cannot_start_an_export(client, signed_in, seed, app, site)
     with app.app_context():
         from webapp.leads.models import LeadExport
         assert db.session.scalar(sa.select(sa.func.count()).select_from(LeadExport)) == 1
+
+
+def test_a_shared_url_keeps_its_filter_selected_even_when_the_value_is_not_offered(client, signed_in, seed):
+    seed({"name": "Ravi", "car_model": "MG Hector"})
+    signed_in()
+    page = client.get(LIST, query_string={"car_model": "MG Cyberster"}).get_data(as_text=True)
+    assert '<option value="MG Cyberster" selected>' in page and "No leads match." in page

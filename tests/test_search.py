@@ -142,3 +142,25 @@ def test_phone_digits():
     assert phone_digits("+91 98765") == "9198765"
     assert phone_digits("098765 43210") == "9876543210"
     assert phone_digits("ravi") is None and phone_digits("12") is None
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31", "1999-12-31", "2101-01-01"])
+def test_dates_outside_any_lead_are_ignored_not_an_error(ctx, value):
+    add_lead(name="only")
+    filters = LeadFilters.from_args({"date_from": value, "date_to": value})
+    assert filters.date_from is None and filters.date_to is None
+    assert names(search_leads(filters)) == ["only"]
+
+
+@pytest.mark.parametrize("token", ["1_" + "9" * 30, "9" * 30 + "_1", "-5_1", "5_-1"])
+def test_out_of_range_page_tokens_show_the_first_page(ctx, token):
+    add_lead(name="only")
+    assert decode_cursor(token) is None
+    assert names(search_leads(LeadFilters(), cursor=token)) == ["only"]
+
+
+def test_digits_inside_words_are_not_a_phone_search(ctx):
+    add_lead(name="caller", phone_number="9842025111")
+    add_lead(name="EV buyer", campaign="EV Q4 2025")
+    assert names(search_leads(LeadFilters(q="EV Q4 2025"))) == ["EV buyer"]
+    assert phone_digits("EV Q4 2025") is None

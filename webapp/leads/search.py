@@ -43,9 +43,11 @@ class LeadFilters:
 
 def _parse_date(value: str | None) -> date | None:
     try:
-        return date.fromisoformat((value or "").strip()) if value else None
+        day = date.fromisoformat((value or "").strip()) if value else None
     except ValueError:
         return None
+    # Year 1 or 9999 would overflow when turned into an IST range; no lead is from outside these.
+    return day if day and 2000 <= day.year <= 2100 else None
 
 
 def filter_conditions(filters: LeadFilters) -> list:
@@ -83,8 +85,10 @@ def encode_cursor(lead: Lead) -> str:
 def decode_cursor(token: str | None) -> tuple[datetime, int] | None:
     """The position a token names, or None for a missing or tampered token (first page)."""
     try:
-        micros, lead_id = (token or "").split("_")
-        return EPOCH + int(micros) * MICROSECOND, int(lead_id)
+        micros, lead_id = (int(part) for part in (token or "").split("_"))
+        if not (0 <= micros < 2**62 and 0 < lead_id < 2**62):  # beyond what a 64-bit column can compare
+            return None
+        return EPOCH + micros * MICROSECOND, lead_id
     except (ValueError, OverflowError):
         return None
 

@@ -29,8 +29,16 @@ def in_the_models(name: str, type_: str, parent_names: dict) -> bool:
     return not (type_ == "index" and name in TRIGRAM_INDEXES)
 
 
+PHONE_LIKE = re.compile(r"[+0-9 ().\-]+")
+
+
 def phone_digits(text: str) -> str | None:
-    """The digits of a phone-like search, without trunk or international zeros; None when too few."""
+    """The digits of a phone-like search, without trunk or international zeros; None when too few.
+
+    Only a search made of digits and phone punctuation counts: "EV Q4 2025" is not a phone number.
+    """
+    if not PHONE_LIKE.fullmatch(text.strip()):
+        return None
     digits = re.sub(r"\D", "", text).lstrip("0")
     return digits if len(digits) >= MIN_TRIGRAM else None
 
