@@ -18,9 +18,7 @@ only to 127.0.0.1; the number of requests is fixed.
 import argparse
 import json
 import os
-import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,45 +32,12 @@ import uuid
 import psycopg2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from tests.servers import free_port, stop, wait_for_port  # noqa: E402  (the same helpers the tests use)
+
 WEBHOOK = "/admin/mg-digital-leads/source/cardekho"
 KEY = "load-test-key"
 TIMEOUT = 10  # seconds, the guide's sender timeout
-
-
-def free_port() -> int:
-    """A free loopback port below the ephemeral range."""
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
-
-
-def wait_for_port(port: int, seconds: float = 20) -> None:
-    """Block until 127.0.0.1:port accepts connections."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a process we started, by its PID."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def send(port: int, number: int) -> tuple[int, float, str]:
