@@ -25,17 +25,14 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import psycopg2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from tests.servers import free_port, stop, wait_for_port  # noqa: E402  (the same helpers the tests use)
+from tests.servers import free_port, post_webhook, stop, wait_for_port  # noqa: E402  (the same helpers the tests use)
 
-WEBHOOK = "/admin/mg-digital-leads/source/cardekho"
 KEY = "load-test-key"
 TIMEOUT = 10  # seconds, the guide's sender timeout
 
@@ -43,18 +40,9 @@ TIMEOUT = 10  # seconds, the guide's sender timeout
 def send(port: int, number: int) -> tuple[int, float, str]:
     """POST one lead; (status or 0 for no answer, seconds, request id)."""
     request_id = f"load-{number}-{uuid.uuid4().hex[:8]}"
-    body = json.dumps({"name": f"Load Test {number}", "phone_number": "9876543210", "campaign": "load"}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{WEBHOOK}", data=body, method="POST", headers={
-        "Content-Type": "application/json", "X-API-Key": KEY, "X-Request-ID": request_id})
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
-    except OSError:
-        status = 0
-    return status, time.monotonic() - started, request_id
+    body = {"name": f"Load Test {number}", "phone_number": "9876543210", "campaign": "load"}
+    status, seconds = post_webhook(port, body, KEY, {"X-Request-ID": request_id}, timeout=TIMEOUT)
+    return status, seconds, request_id
 
 
 def run_load(senders: int, requests_each: int, workers: int, rate_limit: str, admin_url: str) -> dict:

@@ -2,6 +2,7 @@
 
 Every process started here is stopped by its PID when the test ends.
 """
+import json
 import os
 import random
 import shutil
@@ -12,10 +13,12 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
-from tests.conftest import skip_or_fail
+from tests.conftest import WEBHOOK, skip_or_fail
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,6 +34,23 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port between 20000 and 32000")
+
+
+def post_webhook(port: int, body: dict, key: str, headers: dict | None = None,
+                 timeout: float = 10) -> tuple[int, float]:
+    """POST `body` to a live server's webhook as CarDekho does: (status, or 0 for no answer; seconds)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{WEBHOOK}", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json", "X-API-Key": key, "Connection": "close", **(headers or {})})
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except OSError:  # timed out or refused: the sender saw no answer
+        status = 0
+    return status, time.monotonic() - started
 
 
 def wait_for_port(port: int, timeout: float = 15.0) -> None:

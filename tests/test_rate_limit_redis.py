@@ -4,15 +4,13 @@ import logging
 import re
 import socket
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 import redis
 
 from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app, migrate_database
-from tests.servers import free_port, start_gunicorn, start_redis, stop
+from tests.servers import free_port, post_webhook, start_gunicorn, start_redis, stop
 from webapp.extensions import limiter
 
 
@@ -28,17 +26,6 @@ def shared_redis():
     server = start_redis(port)
     yield f"redis://127.0.0.1:{port}/0"
     stop(server)
-
-
-def _post(port: int) -> int:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{WEBHOOK}", data=json.dumps(SAMPLE_LEAD).encode(), method="POST",
-        headers={"Content-Type": "application/json", "X-API-Key": GUIDE_API_KEY, "Connection": "close"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def _count_rows(url: str) -> int:
@@ -85,10 +72,10 @@ def test_two_gunicorn_workers_share_one_limit_in_redis(shared_redis, tmp_path):
     server = start_gunicorn(port, env, workers=2)
     try:
         first = HeldRequest(port)              # worker A waits on it
-        statuses = [_post(port) for _ in range(6)]  # so worker B serves these
+        statuses = [post_webhook(port, SAMPLE_LEAD, GUIDE_API_KEY)[0] for _ in range(6)]  # so worker B serves these
         second = HeldRequest(port)             # worker B waits on this one
         statuses.append(first.finish())                 # A answers, and is free again
-        statuses += [_post(port) for _ in range(6)]  # so A serves these
+        statuses += [post_webhook(port, SAMPLE_LEAD, GUIDE_API_KEY)[0] for _ in range(6)]  # so A serves these
         statuses.append(second.finish())
     finally:
         log = stop(server)

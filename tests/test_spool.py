@@ -11,8 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import psycopg2
@@ -20,29 +18,14 @@ import pytest
 import sqlalchemy as sa
 
 from config import GUIDE_API_KEY
-from tests.conftest import WEBHOOK, make_app, migrate_database
-from tests.servers import ROOT, PrivatePostgres, free_port, start_gunicorn, stop
+from tests.conftest import make_app, migrate_database
+from tests.servers import ROOT, PrivatePostgres, free_port, post_webhook, start_gunicorn, stop
 from webapp.extensions import db
 from webapp.leads.spool import STALE_CLAIM_SECONDS, Spool, SpooledLead
 from webapp.leads.store import drain_spool, new_intake_id
 
 SENDER_TIMEOUT = 10  # seconds, the guide's section 2
 DRAIN_DEADLINE = 30  # seconds after the restart, the promise
-
-
-def _send(port: int, body: dict) -> tuple[int, float]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{WEBHOOK}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "X-API-Key": GUIDE_API_KEY})
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=SENDER_TIMEOUT) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
-    except OSError:  # timed out or refused: the sender saw no answer
-        status = 0
-    return status, time.monotonic() - started
 
 
 def _names_in_table(url: str) -> list[str]:
@@ -88,7 +71,7 @@ def test_two_senders_through_a_real_postgresql_stop_and_restart_lose_nothing(pri
             if done.is_set():
                 return
             name = f"sender{number}-lead{i}"
-            status, seconds = _send(port, {"name": name, "phone_number": "9876543210"})
+            status, seconds = post_webhook(port, {"name": name, "phone_number": "9876543210"}, GUIDE_API_KEY)
             results.append((name, status, seconds))
             time.sleep(0.05)
 
