@@ -65,8 +65,8 @@ def top_frames(raw_path: str, count: int = 18) -> str:
 
 # (category, a substring of a frame that puts a sample in it); the first match wins, most specific first.
 PROFILE_CATEGORIES = (
-    ("storing: the lead and its intake-log row through the ORM session", "receive_lead"),
-    ("storing: the lead and its intake-log row through the ORM session", "store_lead"),
+    ("storing: the lead and its intake-log row", "receive_lead"),
+    ("storing: the lead and its intake-log row", "insert_lead"),
     ("spool drainer nudge", "spooling"),
     ("validating the body", "submission.py"),
     ("API keys (check, last use)", "api_keys.py"),

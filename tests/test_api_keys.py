@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app
 from tests.servers import free_port, start_redis, stop
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 
 
 def _create(app, label: str) -> str:
@@ -110,7 +110,6 @@ def redis_limits():
     server = start_redis(port)
     yield f"redis://127.0.0.1:{port}/0"
     stop(server)
-    limiter._storage_dead = False
 
 
 def test_failed_keys_are_limited_per_ip_and_never_slow_the_valid_sender(app_factory, redis_limits):

@@ -1,7 +1,6 @@
 """POST /admin/mg-digital-leads/source/cardekho — the guide's sections 2 to 7."""
 from flask import abort, current_app, g, jsonify, request
 
-from webapp.extensions import limiter
 from webapp.intake import bp
 from webapp.intake.api_keys import keyring, matching_key_label, require_api_key
 from webapp.leads.store import receive_lead
@@ -13,38 +12,14 @@ WEBHOOK_PATH = "/admin/mg-digital-leads/source/cardekho"
 SUCCESS_MESSAGE = "CarDekho lead inserted successfully"
 
 
-def _webhook_rate_limit() -> str:
-    return current_app.config["WEBHOOK_RATE_LIMIT"]
-
-
-def _rate_limit_key() -> str:
-    return f"apikey:{matching_key_label()}"
-
-
-def _without_valid_key() -> bool:
-    # Requests without a valid key are answered 401/403 and not counted against CarDekho.
-    return matching_key_label() is None
-
-
-def _failed_key_rate_limit() -> str:
-    return current_app.config["FAILED_KEY_RATE_LIMIT"]
-
-
-def _client_ip() -> str:
-    return f"ip:{request.remote_addr}"  # the real client's address behind TRUSTED_PROXY_HOPS proxies
-
-
-def _with_valid_key() -> bool:
-    # The valid sender is never slowed by someone else's failures from the same address.
-    return matching_key_label() is not None
-
-
 @bp.post(WEBHOOK_PATH)
-@limiter.limit(_webhook_rate_limit, key_func=_rate_limit_key, exempt_when=_without_valid_key)
-@limiter.limit(_failed_key_rate_limit, key_func=_client_ip, exempt_when=_with_valid_key)
 def receive_cardekho_lead():
     """Authenticate, validate and keep one CarDekho lead; 201 means it is stored or durably spooled."""
-    label = require_api_key()
+    limits = current_app.extensions["webhook_limits"]
+    if matching_key_label() is None:  # counted per address: guessing keys is slow, CarDekho's limit untouched
+        limits.check_failing_address(request.remote_addr)  # the client's address behind TRUSTED_PROXY_HOPS
+    label = require_api_key()  # the guide's 401 or 403 (or 503 when keys cannot be checked)
+    limits.check_key(label)
     if request.mimetype != "application/json":
         abort(415, description="Content-Type must be application/json")
     submission = parse_submission(request.get_data())  # kept for the intake log if it is rejected

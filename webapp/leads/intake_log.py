@@ -74,13 +74,18 @@ def _storable_text(value: str) -> str:
     return value.replace("\x00", "\\0").encode("utf-8", "replace").decode("utf-8")[:MAX_TEXT]
 
 
-def event_from(values: dict) -> IntakeEvent:
-    """An unsaved row from a dict of column values (as kept in a spool file: times as ISO text)."""
+def event_values(values: dict) -> dict:
+    """Storable column values from a dict of them (as kept in a spool file: times as ISO text)."""
     values = {key: _storable_text(value) if isinstance(value, str) else value
               for key, value in values.items() if key in IntakeEvent.__table__.c}
     if isinstance(values.get("received_at"), str):
         values["received_at"] = datetime.fromisoformat(values["received_at"])
-    return IntakeEvent(**values)
+    return values
+
+
+def event_from(values: dict) -> IntakeEvent:
+    """An unsaved row from a dict of column values."""
+    return IntakeEvent(**event_values(values))
 
 
 def record_event(values: dict) -> IntakeEvent:

@@ -2,6 +2,7 @@
 import logging
 import time
 import uuid
+from functools import cache
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
-from webapp.leads.intake_log import SPOOLED, event_from
+from webapp.leads.intake_log import SPOOLED, IntakeEvent, event_values
 from webapp.leads.models import Lead, utcnow
 from webapp.leads.phones import normalize_phone
 from webapp.leads.spool import Spool, SpooledLead
@@ -80,15 +81,6 @@ def build_lead(submission: LeadSubmission, platform: str, received_at: datetime 
     return Lead(**lead_columns(submission, platform, received_at, intake_id))
 
 
-def store_lead(submission: LeadSubmission, platform: str, received_at: datetime | None = None,
-               intake_id: str | None = None) -> Lead:
-    """Insert one lead and commit; the returned row has its id."""
-    lead = build_lead(submission, platform, received_at, intake_id)
-    db.session.add(lead)
-    db.session.commit()
-    return lead
-
-
 def rollback_quietly() -> None:
     """End the failed transaction; on a dead connection even that may fail, which must not cost the lead."""
     try:
@@ -104,7 +96,7 @@ def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, event:
                  started: float | None = None) -> Receipt:
     """Store a lead now, or keep it in the spool while the database cannot take it.
 
-    `event` (intake log columns) is written in the lead's transaction, or kept in
+    `event` (intake log columns) is written with the lead, atomically, or kept in
     the spool file and written when the lead is drained. Raises `SpoolUnavailable`
     only when the database failed and the spool could not write either. The
     spooled copy carries the same `intake_id`, so if the failed insert did commit
@@ -113,16 +105,11 @@ def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, event:
     intake_id, received_at = new_intake_id(), utcnow()
     event = dict(event or {}, intake_id=intake_id, received_at=received_at, status=201, outcome="stored")
     try:
-        lead = build_lead(submission, platform, received_at, intake_id)
-        db.session.add(lead)
-        db.session.flush()
-        lead_id = lead.id  # read now: after the commit it would cost a SELECT (and could fail)
-        db.session.add(event_from(dict(event, lead_id=lead_id, duration_ms=_elapsed_ms(started))))
-        db.session.commit()
+        lead_id = insert_lead(lead_columns(submission, platform, received_at, intake_id),
+                              dict(event, duration_ms=_elapsed_ms(started)))
     except sa_exc.SQLAlchemyError as error:
         if not is_outage(error):
             raise
-        rollback_quietly()
         event.update(outcome=SPOOLED, reason="database unavailable: kept in the spool",
                      received_at=received_at.isoformat(), duration_ms=_elapsed_ms(started))
         spool.write(SpooledLead(intake_id, platform, received_at, submission.payload, {"intake_event": event}))
@@ -136,18 +123,72 @@ def _elapsed_ms(started: float | None) -> float | None:
     return None if started is None else round((time.perf_counter() - started) * 1000, 1)
 
 
+def insert_lead(lead: dict, event: dict | None = None) -> int | None:
+    """Insert a lead unless its intake id is stored already, with its intake-log row; commit.
+
+    Returns the new lead's id, or None when that intake id was there already. On
+    PostgreSQL a lead with its log row is one statement in autocommit (one round
+    trip, atomic on its own); otherwise one transaction of two statements.
+    """
+    event = event_values(event) if event is not None else None
+    engine = db.engine
+    if engine.dialect.name == "postgresql" and event is not None:
+        with _autocommit(engine).connect() as connection:
+            return connection.execute(_lead_with_event(), {**lead, **_prefixed(event)}).scalar()
+    with engine.begin() as connection:
+        lead_id = connection.execute(_lead_insert(engine.dialect.name), lead).scalar()
+        if lead_id is not None and event is not None:
+            connection.execute(sa.insert(IntakeEvent.__table__), dict(event, lead_id=lead_id))
+        return lead_id
+
+
+EVENT_PREFIX = "event_"
+
+
+def _prefixed(event: dict) -> dict:
+    return {EVENT_PREFIX + column: event.get(column, default) for column, default in _event_columns().items()}
+
+
+@cache
+def _event_columns() -> dict:
+    """The intake-log columns a received lead's row sets, with the value when the event lacks one."""
+    return {column.name: (column.default.arg if column.default is not None and column.default.is_scalar else None)
+            for column in IntakeEvent.__table__.c if column.name not in ("id", "lead_id")}
+
+
+@cache
+def _autocommit(engine: sa.Engine) -> sa.Engine:
+    """The same pool, each statement committed on its own."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@cache
+def _lead_insert(dialect_name: str):
+    """INSERT a lead, nothing when its intake id is there already, RETURNING its id."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (dialect.insert(Lead.__table__).on_conflict_do_nothing(index_elements=[Lead.intake_id])
+            .returning(Lead.id))
+
+
+@cache
+def _lead_with_event():
+    """PostgreSQL: the lead and, when it was new, its intake-log row in one statement, RETURNING the id."""
+    lead_table, log_table = Lead.__table__, IntakeEvent.__table__
+    lead_values = {column.name: sa.bindparam(column.name, type_=column.type) for column in lead_table.c
+                   if column.name != "id" and column.computed is None}
+    new_lead = (postgresql.insert(lead_table).values(lead_values)
+                .on_conflict_do_nothing(index_elements=[Lead.intake_id]).returning(lead_table.c.id).cte("new_lead"))
+    columns = list(_event_columns())
+    row = sa.select(*(sa.bindparam(EVENT_PREFIX + name, type_=log_table.c[name].type) for name in columns),
+                    new_lead.c.id)
+    return sa.insert(log_table).from_select([*columns, "lead_id"], row).returning(log_table.c.lead_id)
+
+
 def insert_once(spooled: SpooledLead) -> int | None:
-    """Insert a spooled lead unless its intake id is already stored; commit; the new id or None."""
+    """Insert a spooled lead (and its intake-log row) unless its intake id is stored already; the new id or None."""
     values = lead_columns(validate_submission(spooled.payload), spooled.platform, spooled.received_at,
                           spooled.intake_id)
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = (dialect.insert(Lead).values(**values)
-                 .on_conflict_do_nothing(index_elements=[Lead.intake_id]).returning(Lead.id))
-    lead_id = db.session.execute(statement).scalar()
-    if lead_id is not None and spooled.extra.get("intake_event"):
-        db.session.add(event_from(dict(spooled.extra["intake_event"], lead_id=lead_id)))
-    db.session.commit()
-    return lead_id
+    return insert_lead(values, spooled.extra.get("intake_event"))
 
 
 def drain_spool(spool: Spool, limit: int | None = None) -> DrainResult:

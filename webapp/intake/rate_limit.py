@@ -1,0 +1,80 @@
+"""The webhook's rate limits (guide section 7) in one storage call per request.
+
+Flask-Limiter's decorators cost more CPU than the whole minimal webhook (three
+layers of limit resolution, two Redis calls with the X-RateLimit headers), so
+this one route counts with Flask-Limiter's engine, the `limits` library,
+directly: the same settings (`RATELIMIT_STORAGE_URI`, `RATELIMIT_STRATEGY`,
+`RATELIMIT_KEY_PREFIX`), the same Redis keys, one EVALSHA per request. The
+dashboard's sign-in limits stay Flask-Limiter decorators.
+
+While the shared store is unreachable a worker counts in its own memory (the
+leads keep coming in) and tries the store again every `RETRY_SHARED_SECONDS`.
+"""
+import logging
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import STRATEGIES, RateLimiter
+from werkzeug.exceptions import TooManyRequests
+
+log = logging.getLogger(__name__)
+
+RETRY_SHARED_SECONDS = 5.0
+
+
+class WebhookLimits:
+    """Per key: `WEBHOOK_RATE_LIMIT`. Per client address, for requests without a valid key: `FAILED_KEY_RATE_LIMIT`."""
+
+    def __init__(self, config: dict):
+        strategy = STRATEGIES[config["RATELIMIT_STRATEGY"]]
+        storage = storage_from_string(config["RATELIMIT_STORAGE_URI"], wrap_exceptions=True,
+                                      **config.get("RATELIMIT_STORAGE_OPTIONS", {}))
+        self.shared: RateLimiter = strategy(storage)
+        self.local: RateLimiter = strategy(MemoryStorage())
+        self.prefix = config["RATELIMIT_KEY_PREFIX"]
+        self.per_key = parse(config["WEBHOOK_RATE_LIMIT"])
+        self.per_failing_address = parse(config["FAILED_KEY_RATE_LIMIT"])
+        self.shared_retry_at = 0.0
+        self.enabled = config.get("RATELIMIT_ENABLED", True)  # Flask-Limiter's switch turns these off too
+
+    def check_key(self, label: str) -> None:
+        """Count a request carrying the valid key `label`; raise 429 over the guide's limit."""
+        self._check(self.per_key, f"apikey:{label}")
+
+    def check_failing_address(self, address: str | None) -> None:
+        """Count a request without a valid key from `address`; raise 429 over the failed-key limit."""
+        self._check(self.per_failing_address, f"ip:{address}")
+
+    def shared_store_reachable(self) -> bool:
+        """Whether the shared store (Redis in production) answers now."""
+        try:
+            return self.shared.storage.check()
+        except Exception:  # any client error means the same to the reader of /readyz
+            return False
+
+    def _check(self, item: RateLimitItem, key: str) -> None:
+        if not self.enabled:
+            return
+        limiter = self.shared if time.monotonic() >= self.shared_retry_at else self.local
+        try:
+            retry_after = self._hit(limiter, item, key)
+        except StorageError as error:
+            self._shared_failed(error)
+            retry_after = self._hit(self.local, item, key)
+        if retry_after is not None:
+            raise TooManyRequests(description=str(item), retry_after=retry_after)
+
+    def _hit(self, limiter: RateLimiter, item: RateLimitItem, key: str) -> int | None:
+        """Count one request; None while within the limit, else the seconds until the next is allowed."""
+        if limiter.hit(item, self.prefix, key):
+            return None
+        reset_at = limiter.get_window_stats(item, self.prefix, key).reset_time
+        return max(1, math.ceil(reset_at - time.time()))
+
+    def _shared_failed(self, error: StorageError) -> None:
+        self.shared_retry_at = time.monotonic() + RETRY_SHARED_SECONDS
+        log.warning("rate limit storage unreachable (%s): counting in this worker's memory, retrying in %.0f s",
+                    type(error.storage_error).__name__, RETRY_SHARED_SECONDS)
