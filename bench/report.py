@@ -73,9 +73,8 @@ PROFILE_CATEGORIES = (
     ("request log and request id", "request_log"),
     ("security headers", "webapp/security"),
     ("session cookie (Flask)", "sessions.py"),
-    ("Flask-Limiter: Redis client", "redis/"),
-    ("Flask-Limiter: Python", "flask_limiter/"),
-    ("Flask-Limiter: Python", "limits/"),
+    ("rate limit: one Redis call (webapp/intake/rate_limit.py)", "rate_limit.py"),
+    ("Flask-Limiter's hooks (they skip the webhook)", "flask_limiter/"),
 )
 
 

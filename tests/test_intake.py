@@ -2,6 +2,7 @@
 import json
 import logging
 
+import flask
 import pytest
 import sqlalchemy as sa
 
@@ -226,6 +227,19 @@ def test_the_default_limit_is_the_guides_120_per_minute(app, post_lead, leads):
     statuses = [post_lead(SAMPLE_LEAD, using=client).status_code for _ in range(121)]
     assert statuses == [201] * 120 + [429]
     assert len(leads()) == 120
+
+
+def test_the_webhook_opens_no_session_even_for_a_signed_in_browser(app, client, post_lead, make_user, auth):
+    make_user()
+    assert auth.login().status_code == 302
+    cookie = f"session={client.get_cookie('session').value}"
+    assert post_lead(SAMPLE_LEAD, key=None).status_code == 401  # a person's session is no API key
+    with app.test_request_context("/", headers={"Cookie": cookie}):
+        assert flask.session.get("_user_id")  # the dashboard reads the signed cookie
+    with app.test_request_context(WEBHOOK, method="POST", headers={"Cookie": cookie}):
+        assert app.session_interface.is_null_session(flask.session)  # the webhook neither reads nor signs it
+    stored = post_lead(SAMPLE_LEAD)
+    assert stored.status_code == 201 and "Set-Cookie" not in stored.headers
 
 
 # --- Logging -----------------------------------------------------------------------------------

@@ -81,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(intake.bp)
     csrf.exempt(intake.bp)  # CarDekho authenticates with its API key, not a session
+    app.session_interface = intake.SessionInterface()
 
 
 def register_commands(app: Flask) -> None:
