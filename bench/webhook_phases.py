@@ -88,8 +88,9 @@ class WebhookPhases:
         self.sections.append(
             "### Where the real webhook's CPU goes\n\nWorker CPU (user + system, from /proc) per request at 8 "
             "senders, median of the rounds, for the real app with one feature off at a time "
-            "(`bench/variant_app.py`) and for the minimal endpoint. On two shared cores, throughput follows CPU per "
-            "request: 0.8× the minimal endpoint's rate needs at most about 1.25× its CPU.\n\n" + report.table(
+            "(`bench/variant_app.py`) and for the minimal endpoint. On two shared cores, throughput follows the CPU "
+            "every process spends on a request: the workers', and PostgreSQL's, Redis's and the load generator's, "
+            "which both apps pay about alike.\n\n" + report.table(
                 ["variant", "worker CPU ms / request", "vs the real webhook", "× the minimal endpoint"], rows) + "\n")
         self.sections.append(self.webhook_miss_explained())
 
@@ -124,9 +125,10 @@ class WebhookPhases:
             "it; the pool pings a connection only after 1 s idle.\n\n"
             "What is left is spread thin: Flask's request context and the extensions' hooks (CSRF, "
             "Flask-Login, Flask-Limiter, Flask-SQLAlchemy), the request id and log line, security headers, "
-            "phone normalisation (phonenumbers), the intake-log row, SQLAlchemy's Connection (about 0.05 ms "
-            "more than a bare psycopg2 cursor, kept for its error handling and events), and one Redis round "
-            "trip. Reaching 0.8× would mean serving the webhook outside the app (a bare WSGI function beside "
+            "phone normalisation (phonenumbers), the intake-log row, SQLAlchemy's Connection around the one "
+            "statement (the `Connection.execute` frames above, less psycopg2's own `do_execute`; a bare psycopg2 "
+            "cursor would save part of it, at the price of SQLAlchemy's error handling, pool checks and events), "
+            "and one Redis round trip. Reaching 0.8× would mean serving the webhook outside the app (a bare WSGI function beside "
             "Flask) and duplicating its error handling, logging, key checks and spool. At CarDekho's 120 leads a "
             "minute (2/s) the node has several hundred times the headroom needed: see docs/scaling.md.\n")
 
