@@ -6,11 +6,15 @@ import os
 import sys
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-# Sync workers: each request is short (one INSERT); concurrency comes from processes.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+# Threaded workers: a manager's CSV download to a phone on a weak signal may take minutes. A sync
+# worker sends no heartbeat while it writes one response, so gunicorn killed it at `timeout` and cut
+# the file (tests/test_slow_download.py); a gthread worker's main thread keeps beating while one of
+# its threads waits on a slow reader, and the other threads go on serving.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # CarDekho gives up after 10 s; the database settles its timeouts within ~6 s (connect 3 s,
-# statement 5 s) and then spools. A worker stuck for 30 s is killed and replaced.
+# statement 5 s) and then spools. A worker whose main loop stops for 30 s is killed and replaced.
 timeout = 30
 graceful_timeout = 25  # a deploy lets in-flight requests (and a drain in progress) finish
 keepalive = 5          # the host's proxy reuses connections

@@ -5,6 +5,7 @@ on the same database, so the difference between the two is what our features cos
 """
 import json
 import os
+import threading
 
 import psycopg2
 from flask import Flask, request
@@ -16,15 +17,14 @@ DSN = os.environ["DATABASE_URL"].replace("postgresql+psycopg2://", "postgresql:/
 TABLE = os.environ.get("LEADS_TABLE", "mg-digital-leads")
 INSERT = (f'INSERT INTO "{TABLE}" (platform, name, phone_number, payload) '
           "VALUES ('CarDekho', %s, %s, %s) RETURNING id")
-_connection = None
+_local = threading.local()
 
 
 def connection():
-    """One connection per worker process, opened on first use."""
-    global _connection
-    if _connection is None or _connection.closed:
-        _connection = psycopg2.connect(DSN)
-    return _connection
+    """One connection per worker thread (gunicorn.conf.py runs threaded workers), opened on first use."""
+    if getattr(_local, "connection", None) is None or _local.connection.closed:
+        _local.connection = psycopg2.connect(DSN)
+    return _local.connection
 
 
 @app.post("/admin/mg-digital-leads/source/cardekho")

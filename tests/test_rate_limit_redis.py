@@ -68,7 +68,8 @@ def test_two_gunicorn_workers_share_one_limit_in_redis(shared_redis, tmp_path):
            "DATABASE_URL": sqlite_url, "RATELIMIT_STORAGE_URI": shared_redis,
            "WEBHOOK_RATE_LIMIT": "10 per minute"}
     port = free_port()
-    server = start_gunicorn(port, env, workers=2)
+    # Sync workers here, whatever gunicorn.conf.py says: a held request must occupy a whole worker.
+    server = start_gunicorn(port, env, workers=2, options=("--worker-class", "sync"))
     try:
         first = HeldRequest(port)              # worker A waits on it
         statuses = [post_webhook(port, SAMPLE_LEAD, GUIDE_API_KEY)[0] for _ in range(6)]  # so worker B serves these

@@ -1,0 +1,88 @@
+"""A manager's CSV download over a slow line outlives gunicorn's worker timeout.
+
+Real gunicorn with the production gunicorn.conf.py, a real PostgreSQL database
+of 50,000 leads (a CSV of about 10 MB, more than loopback's socket buffers hold)
+and a reader that stops reading for longer than the worker timeout, as a phone
+on a weak signal does.
+"""
+import csv
+import http.client
+import http.cookiejar
+import io
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import csrf_token_in
+from tests.servers import ROOT, free_port, start_gunicorn, stop
+
+LEADS = 50_000
+PASSWORD = "slow-line-manager-2026"
+WORKER_TIMEOUT = 2  # seconds; the reader pauses for longer than twice this
+
+
+def _flask(env: dict, *args: str, stdin: str | None = None) -> None:
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "run", *args], cwd=ROOT, env=env,
+                            input=stdin, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def server_with_leads(postgresql_url):
+    import psycopg2
+
+    url = sa.engine.make_url(postgresql_url)
+    name = url.database + "_download"
+    admin = psycopg2.connect(dbname="postgres", user=url.username, host=url.host, port=url.port)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": "slow-download-test-secret",
+           "DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),
+           "RATELIMIT_STORAGE_URI": "memory://"}
+    server = None
+    try:
+        _flask(env, "db", "upgrade")
+        _flask(env, "leads", "seed-demo", str(LEADS))
+        _flask(env, "users", "create", "manager@raam.example", "--name", "Manager", "--role", "manager",
+               stdin=f"{PASSWORD}\n{PASSWORD}\n")
+        port = free_port()
+        server = start_gunicorn(port, env, workers=1, options=("--timeout", str(WORKER_TIMEOUT)))
+        yield port
+    finally:
+        log = stop(server) if server else ""
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+        print(log)
+
+
+def _signed_in_cookie(port: int) -> str:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    base = f"http://127.0.0.1:{port}"
+    token = csrf_token_in(opener.open(base + "/login", timeout=10).read().decode())
+    form = urllib.parse.urlencode({"email": "manager@raam.example", "password": PASSWORD, "csrf_token": token})
+    opener.open(base + "/login", data=form.encode(), timeout=10)
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
+
+
+def test_a_slow_reader_gets_the_whole_csv_after_pausing_longer_than_the_worker_timeout(server_with_leads):
+    cookie = _signed_in_cookie(server_with_leads)
+    connection = http.client.HTTPConnection("127.0.0.1", server_with_leads, timeout=60)
+    connection.request("GET", "/admin/mg-digital-leads/export.csv", headers={"Cookie": cookie})
+    response = connection.getresponse()
+    assert response.status == 200 and response.getheader("Content-Type").startswith("text/csv")
+    first = response.read(64 * 1024)
+    time.sleep(WORKER_TIMEOUT * 2.5)  # the worker is stuck writing into full socket buffers meanwhile
+    rest = response.read()
+    connection.close()
+    assert len(first + rest) > 8_000_000  # more than the socket buffers: the worker really had to wait
+    rows = list(csv.reader(io.StringIO((first + rest).decode("utf-8-sig"))))
+    assert rows[0][0] == "Lead ID" and len(rows) == LEADS + 1  # the header and every lead, nothing cut
