@@ -1,6 +1,7 @@
 """API keys: created once, stored hashed, two valid during a rotation, revoked; guessing is slowed per IP."""
 import hashlib
 import json
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -101,6 +102,25 @@ def test_a_worker_that_starts_during_an_outage_still_knows_the_table_keys(keyed_
     response = _post(blind.test_client(), key)
     assert response.status_code == 503 and "cannot be checked" in response.get_json()["error"]
     assert _post(blind.test_client(), GUIDE_API_KEY).status_code == 201  # env keys need no database
+    # However long that lasts, the sender's retries are never counted as key guessing: a 429 would be final.
+    limit = int(blind.config["FAILED_KEY_RATE_LIMIT"].split()[0])
+    assert {_post(blind.test_client(), key).status_code for _ in range(limit + 3)} == {503}
+
+
+def test_threads_refreshing_the_key_list_at_once_never_leave_a_torn_file(tmp_path):
+    from webapp.keyring import KeyRing
+
+    path = tmp_path / "api-keys.json"
+    lists = [{f"hash-{writer}-{i}": f"label-{writer}" for i in range(200 * (writer + 1))} for writer in range(4)]
+    rings = [KeyRing([], 10, str(path)) for _ in lists]
+    for _ in range(50):
+        threads = [threading.Thread(target=ring._save_snapshot, args=(hashes,)) for ring, hashes in zip(rings, lists)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert json.loads(path.read_text()) in lists  # one writer's whole list, never a mix or a cut
+    assert [p.name for p in tmp_path.iterdir()] == ["api-keys.json"]  # no temporary file left behind
 
 
 @pytest.fixture

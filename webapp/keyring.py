@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -142,12 +143,18 @@ class KeyRing:
         return hashes
 
     def _save_snapshot(self, hashes: dict[str, str]) -> None:
+        directory = os.path.dirname(self.snapshot_path)
         try:
-            os.makedirs(os.path.dirname(self.snapshot_path), mode=0o700, exist_ok=True)
-            tmp = f"{self.snapshot_path}.{os.getpid()}.tmp"
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
-                json.dump(hashes, file)
-            os.replace(tmp, self.snapshot_path)
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            # A temporary file of its own (mode 0600) for every writer: threads of one worker refresh at once.
+            descriptor, tmp = tempfile.mkstemp(dir=directory, prefix=".api-keys-", suffix=".tmp")
+            try:
+                with open(descriptor, "w") as file:
+                    json.dump(hashes, file)
+                os.replace(tmp, self.snapshot_path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
         except OSError as error:
             log.warning("api keys: cannot save the list beside the spool: %s", error.strerror)
 
