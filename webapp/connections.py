@@ -27,5 +27,6 @@ def ping_idle_connections(engine: sa.Engine, idle_seconds: float = PING_AFTER_ID
         try:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
+            dbapi_connection.rollback()  # hand it over idle, not inside the transaction the SELECT opened
         except engine.dialect.loaded_dbapi.Error as error:
             raise sa.exc.DisconnectionError() from error  # the pool retries with a new connection

@@ -133,8 +133,8 @@ def insert_lead(lead: dict, event: dict | None = None) -> int | None:
     event = event_values(event) if event is not None else None
     engine = db.engine
     if engine.dialect.name == "postgresql" and event is not None:
-        with _autocommit(engine).connect() as connection:
-            return connection.execute(_lead_with_event(), {**lead, **_prefixed(event)}).scalar()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return connection.execute(_lead_with_event(tuple(lead)), {**lead, **_prefixed(event)}).scalar()
     with engine.begin() as connection:
         lead_id = connection.execute(_lead_insert(engine.dialect.name), lead).scalar()
         if lead_id is not None and event is not None:
@@ -157,12 +157,6 @@ def _event_columns() -> dict:
 
 
 @cache
-def _autocommit(engine: sa.Engine) -> sa.Engine:
-    """The same pool, each statement committed on its own."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
-@cache
 def _lead_insert(dialect_name: str):
     """INSERT a lead, nothing when its intake id is there already, RETURNING its id."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
@@ -171,11 +165,11 @@ def _lead_insert(dialect_name: str):
 
 
 @cache
-def _lead_with_event():
-    """PostgreSQL: the lead and, when it was new, its intake-log row in one statement, RETURNING the id."""
+def _lead_with_event(lead_names: tuple[str, ...]):
+    """PostgreSQL: the lead (these columns; the others take their defaults) and, when it was new, its
+    intake-log row in one statement, RETURNING the lead's id."""
     lead_table, log_table = Lead.__table__, IntakeEvent.__table__
-    lead_values = {column.name: sa.bindparam(column.name, type_=column.type) for column in lead_table.c
-                   if column.name != "id" and column.computed is None}
+    lead_values = {name: sa.bindparam(name, type_=lead_table.c[name].type) for name in lead_names}
     new_lead = (postgresql.insert(lead_table).values(lead_values)
                 .on_conflict_do_nothing(index_elements=[Lead.intake_id]).returning(lead_table.c.id).cte("new_lead"))
     columns = list(_event_columns())
