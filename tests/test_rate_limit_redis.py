@@ -3,6 +3,7 @@ import json
 import logging
 import re
 import socket
+import threading
 import time
 
 import pytest
@@ -10,7 +11,7 @@ import redis
 
 from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app, migrate_database
-from tests.servers import free_port, post_webhook, start_gunicorn, start_redis, stop
+from tests.servers import TcpRelay, free_port, post_webhook, start_gunicorn, start_redis, stop
 
 
 
@@ -114,3 +115,37 @@ def test_redis_outage_fails_open_and_the_shared_store_comes_back(tmp_path, caplo
         assert probe.keys("*raam-leads*"), "the limiter should count in Redis again once it is back"
     finally:
         stop(redis_server)
+
+
+def test_a_hung_redis_is_probed_by_one_request_at_a_time(caplog):
+    from webapp.intake.rate_limit import WebhookLimits
+
+    relay = TcpRelay(free_port(), ("127.0.0.1", 9))  # accepts and never answers: a Redis that is stuck
+    relay.start()
+    relay.set_mode("hang")
+    limits = WebhookLimits({"RATELIMIT_STRATEGY": "sliding-window-counter", "RATELIMIT_KEY_PREFIX": "raam-leads",
+                            "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{relay.listen_port}/0",
+                            "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3},
+                            "WEBHOOK_RATE_LIMIT": "120 per minute", "FAILED_KEY_RATE_LIMIT": "10 per minute"})
+    try:
+        with caplog.at_level(logging.WARNING, logger="webapp.intake.rate_limit"):
+            limits.check_key("cardekho")  # waits for the socket timeout, then counts in memory
+            limits.shared_retry_at = 0  # time to try the store again, with eight requests arriving at once
+            errors = []
+
+            def request():
+                try:
+                    limits.check_key("cardekho")
+                except Exception as error:  # noqa: BLE001  (a 429 or anything else fails the test below)
+                    errors.append(error)
+
+            threads = [threading.Thread(target=request) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        relay.close()
+    assert errors == []  # every request counted (in memory) and let through
+    unreachable = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(unreachable) == 2  # the first request, then one probe: not eight requests each waiting

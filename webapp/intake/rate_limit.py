@@ -4,14 +4,17 @@ Flask-Limiter's decorators cost more CPU than the whole minimal webhook (three
 layers of limit resolution, two Redis calls with the X-RateLimit headers), so
 this one route counts with Flask-Limiter's engine, the `limits` library,
 directly: the same settings (`RATELIMIT_STORAGE_URI`, `RATELIMIT_STRATEGY`,
-`RATELIMIT_KEY_PREFIX`), the same Redis keys, one EVALSHA per request. The
-dashboard's sign-in limits stay Flask-Limiter decorators.
+`RATELIMIT_KEY_PREFIX`), one EVALSHA per request. (Its Redis keys no longer
+name the endpoint, as Flask-Limiter's did: the counts started afresh at this
+change.) The dashboard's sign-in limits stay Flask-Limiter decorators.
 
 While the shared store is unreachable a worker counts in its own memory (the
-leads keep coming in) and tries the store again every `RETRY_SHARED_SECONDS`.
+leads keep coming in); every `RETRY_SHARED_SECONDS` one request tries the store
+again, so a store that hangs costs one request its socket timeout, not all.
 """
 import logging
 import math
+import threading
 import time
 
 from limits import RateLimitItem, parse
@@ -37,7 +40,9 @@ class WebhookLimits:
         self.prefix = config["RATELIMIT_KEY_PREFIX"]
         self.per_key = parse(config["WEBHOOK_RATE_LIMIT"])
         self.per_failing_address = parse(config["FAILED_KEY_RATE_LIMIT"])
+        self.shared_down = False
         self.shared_retry_at = 0.0
+        self._probe_lock = threading.Lock()
         self.enabled = config.get("RATELIMIT_ENABLED", True)  # Flask-Limiter's switch turns these off too
 
     def check_key(self, label: str) -> None:
@@ -58,12 +63,16 @@ class WebhookLimits:
     def _check(self, item: RateLimitItem, key: str) -> None:
         if not self.enabled:
             return
-        limiter = self.shared if time.monotonic() >= self.shared_retry_at else self.local
+        limiter = self._limiter()
         try:
             retry_after = self._hit(limiter, item, key)
         except StorageError as error:
             self._shared_failed(error)
             retry_after = self._hit(self.local, item, key)
+        else:
+            if limiter is self.shared and self.shared_down:
+                self.shared_down = False
+                log.info("rate limit storage reachable again: counting there")
         if retry_after is not None:
             raise TooManyRequests(description=str(item), retry_after=retry_after)
 
@@ -74,7 +83,19 @@ class WebhookLimits:
         reset_at = limiter.get_window_stats(item, self.prefix, key).reset_time
         return max(1, math.ceil(reset_at - time.time()))
 
+    def _limiter(self) -> RateLimiter:
+        """The shared store, unless it failed: then this worker's memory, and one probe of the store now and then."""
+        if not self.shared_down:
+            return self.shared
+        with self._probe_lock:
+            now = time.monotonic()
+            if now < self.shared_retry_at:
+                return self.local
+            self.shared_retry_at = now + RETRY_SHARED_SECONDS  # this request probes; the others count locally
+        return self.shared
+
     def _shared_failed(self, error: StorageError) -> None:
+        self.shared_down = True
         self.shared_retry_at = time.monotonic() + RETRY_SHARED_SECONDS
         log.warning("rate limit storage unreachable (%s): counting in this worker's memory, retrying in %.0f s",
                     type(error.storage_error).__name__, RETRY_SHARED_SECONDS)
