@@ -113,6 +113,13 @@ class Config:
             self.SPOOL_DRAIN_INTERVAL = float(env.get("SPOOL_DRAIN_INTERVAL", "5"))
         except ValueError:
             raise ConfigError("SPOOL_DRAIN_INTERVAL must be a number of seconds") from None
+        try:
+            # Below gunicorn's threads per worker (4): a stalled download must never hold every thread.
+            self.EXPORTS_PER_WORKER = int(env.get("EXPORTS_PER_WORKER", "2"))
+            if self.EXPORTS_PER_WORKER < 1:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("EXPORTS_PER_WORKER must be a whole number, 1 or more") from None
 
     # A real lead is well under 2 KiB; this leaves room for any extra attributes.
     MAX_CONTENT_LENGTH = 256 * 1024

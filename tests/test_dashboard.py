@@ -189,6 +189,22 @@ def test_another_site_cannot_start_an_export(client, signed_in, seed, app, site)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(LeadExport)) == 1
 
 
+def test_only_a_few_exports_download_at_once_per_worker(client, signed_in, seed, app):
+    seed({"name": "Ravi"})
+    signed_in("manager")
+    downloading = [client.get(EXPORT, buffered=False) for _ in range(app.config["EXPORTS_PER_WORKER"])]
+    assert [response.status_code for response in downloading] == [200] * len(downloading)
+    refused = client.get(EXPORT)  # every slot is held by a download still in progress
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "60"
+    assert "please try again in a minute" in refused.get_data(as_text=True)
+    # Closed newest first: each held download keeps its request context pushed in this one test thread.
+    downloading.pop().close()  # that download ended (finished, failed, or its reader went away)
+    assert "Ravi" in client.get(EXPORT).get_data(as_text=True)
+    while downloading:
+        downloading.pop().close()
+    assert client.get(EXPORT).status_code == 200  # nothing is held after all the downloads are closed
+
+
 def test_a_shared_url_keeps_its_filter_selected_even_when_the_value_is_not_offered(client, signed_in, seed):
     seed({"name": "Ravi", "car_model": "MG Hector"})
     signed_in()

@@ -19,12 +19,15 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import csrf_token_in
-from tests.servers import ROOT, free_port, start_gunicorn, stop
+from config import GUIDE_API_KEY
+from tests.conftest import SAMPLE_LEAD, csrf_token_in
+from tests.servers import ROOT, free_port, post_webhook, start_gunicorn, stop
 
 LEADS = 50_000
+EXPORT = "/admin/mg-digital-leads/export.csv"
 PASSWORD = "slow-line-manager-2026"
 WORKER_TIMEOUT = 2  # seconds; the reader pauses for longer than twice this
+EXPORTS_PER_WORKER = 2  # of gunicorn.conf.py's 4 threads per worker
 
 
 def _flask(env: dict, *args: str, stdin: str | None = None) -> None:
@@ -33,7 +36,7 @@ def _flask(env: dict, *args: str, stdin: str | None = None) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server_with_leads(postgresql_url):
     import psycopg2
 
@@ -45,7 +48,8 @@ def server_with_leads(postgresql_url):
         cursor.execute(f'CREATE DATABASE "{name}"')
     env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": "slow-download-test-secret",
            "DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),
-           "RATELIMIT_STORAGE_URI": "memory://"}
+           "RATELIMIT_STORAGE_URI": "memory://", "CARDEKHO_API_KEYS": GUIDE_API_KEY,
+           "EXPORTS_PER_WORKER": str(EXPORTS_PER_WORKER)}
     server = None
     try:
         _flask(env, "db", "upgrade")
@@ -73,11 +77,15 @@ def _signed_in_cookie(port: int) -> str:
     return "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
 
 
+def _start_export(port: int, cookie: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("GET", EXPORT, headers={"Cookie": cookie})
+    return connection, connection.getresponse()
+
+
 def test_a_slow_reader_gets_the_whole_csv_after_pausing_longer_than_the_worker_timeout(server_with_leads):
     cookie = _signed_in_cookie(server_with_leads)
-    connection = http.client.HTTPConnection("127.0.0.1", server_with_leads, timeout=60)
-    connection.request("GET", "/admin/mg-digital-leads/export.csv", headers={"Cookie": cookie})
-    response = connection.getresponse()
+    connection, response = _start_export(server_with_leads, cookie)
     assert response.status == 200 and response.getheader("Content-Type").startswith("text/csv")
     first = response.read(64 * 1024)
     time.sleep(WORKER_TIMEOUT * 2.5)  # the worker is stuck writing into full socket buffers meanwhile
@@ -86,3 +94,29 @@ def test_a_slow_reader_gets_the_whole_csv_after_pausing_longer_than_the_worker_t
     assert len(first + rest) > 8_000_000  # more than the socket buffers: the worker really had to wait
     rows = list(csv.reader(io.StringIO((first + rest).decode("utf-8-sig"))))
     assert rows[0][0] == "Lead ID" and len(rows) == LEADS + 1  # the header and every lead, nothing cut
+
+
+def test_stalled_downloads_never_take_the_threads_cardekho_needs(server_with_leads):
+    cookie = _signed_in_cookie(server_with_leads)
+    stalled = [_start_export(server_with_leads, cookie) for _ in range(EXPORTS_PER_WORKER)]
+    try:
+        for _, response in stalled:
+            assert response.status == 200
+            response.read(64 * 1024)  # then the phones stop reading: their threads wait on full buffers
+        connection, refused = _start_export(server_with_leads, cookie)
+        assert refused.status == 503 and "try again in a minute" in refused.read().decode()
+        connection.close()
+        status, _ = post_webhook(server_with_leads, SAMPLE_LEAD, GUIDE_API_KEY, timeout=10)
+        assert status == 201  # answered inside CarDekho's 10 s while both downloads are stuck
+    finally:
+        for connection, _ in stalled:
+            connection.close()
+    # The closed downloads give their slots back once the server notices the readers are gone.
+    deadline = time.monotonic() + 20
+    while True:
+        connection, response = _start_export(server_with_leads, cookie)
+        connection.close()
+        if response.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert response.status == 200

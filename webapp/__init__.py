@@ -1,6 +1,7 @@
 """The Raam Lead Desk application factory."""
 import logging
 import os
+import threading
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -67,6 +68,7 @@ def register_extensions(app: Flask) -> None:
 
     init_spool(app)
     app.extensions["webhook_limits"] = WebhookLimits(app.config)
+    app.extensions["export_slots"] = threading.BoundedSemaphore(app.config["EXPORTS_PER_WORKER"])
     app.extensions["keyring"] = KeyRing(app.config["CARDEKHO_API_KEYS"], app.config["API_KEY_CACHE_SECONDS"],
                                         os.path.join(app.config["SPOOL_DIR"], "api-keys.json"))
 

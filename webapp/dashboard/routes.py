@@ -1,5 +1,5 @@
 """Dashboard views: thin, over webapp.leads.search and webapp.leads.export."""
-from flask import Response, abort, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
 from webapp.admin.trail import audit
@@ -54,10 +54,18 @@ def export_leads():
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         abort(403, description="Exports start from the dashboard itself, not from another site.")
     filters = LeadFilters.from_args(request.args)
+    # A download to a phone on a weak signal holds its worker thread for minutes: a few at a time per worker,
+    # so the other threads stay free for CarDekho's leads and the rest of the dashboard.
+    slots = current_app.extensions["export_slots"]
+    if not slots.acquire(blocking=False):
+        abort(503, description="Other exports are still downloading on this server; please try again in a "
+                               "minute.", retry_after=60)
     audit("export", details=filters.to_args())
     filename = f"mg-digital-leads-{to_ist(utcnow()):%Y-%m-%d}.csv"
-    return Response(stream_with_context(recorded_export(current_user.id, filters)), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    response = Response(stream_with_context(recorded_export(current_user.id, filters)), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    response.call_on_close(slots.release)  # finished, failed or abandoned: the server closes every response
+    return response
 
 
 @bp.get("/admin/mg-digital-leads/exports")
