@@ -34,8 +34,8 @@ class WebhookPhases:
             [[r["senders"], r["real"]["rate"], r["minimal"]["rate"], r["rate_ratio"], r["real"]["p50"],
               r["real"]["p99"], r["minimal"]["p50"], r["minimal"]["p99"], r["p99_ratio"],
               f'{r["real"]["statuses"]} / {r["minimal"]["statuses"]}'] for r in rows])
-        self.sections.append(f"## 1. Webhook at {s.leads:,} leads\n\nThe real app (`gunicorn -w 4 run:app`, "
-                             "production config, Redis limiter with the limit raised, PostgreSQL with the "
+        self.sections.append(f"## 1. Webhook at {s.leads:,} leads\n\nThe real app (`gunicorn -w 4 run:app` with "
+                             "gunicorn.conf.py's threaded workers, production config, Redis limiter with the limit raised, PostgreSQL with the "
                              "dashboard indexes) against `bench/minimal_app.py` (check the header, parse JSON, one "
                              "INSERT, 201; same gunicorn, same database), taking turns with the order rotating, "
                              f"{s.rounds} rounds of {s.requests:,} requests; req/s is the median of the rounds, "
