@@ -2,6 +2,7 @@
 
 Every process started here is stopped by its PID when the test ends.
 """
+import contextlib
 import json
 import os
 import random
@@ -15,6 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
@@ -81,6 +83,34 @@ def stop(process: subprocess.Popen) -> str:
         log_file.close()
         return output
     return process.stdout.read() if process.stdout else ""
+
+
+def run_flask(env: dict, *args: str, stdin: str | None = None) -> str:
+    """`flask --app run ARGS` as an operator runs it (migrations, accounts, demo data); its output."""
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "run", *args], cwd=ROOT, env=env,
+                            input=stdin, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@contextlib.contextmanager
+def scratch_database(postgresql_url: str, suffix: str) -> Iterator[str]:
+    """An empty PostgreSQL database of its own (the session's is emptied by other tests); its URL; dropped after."""
+    import psycopg2
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(postgresql_url)
+    name = f"{url.database}_{suffix}"
+    admin = psycopg2.connect(dbname="postgres", user=url.username, host=url.host, port=url.port)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 def start_gunicorn(port: int, env: dict, workers: int = 2, options: tuple[str, ...] = ()) -> subprocess.Popen:

@@ -10,18 +10,15 @@ import http.client
 import http.cookiejar
 import io
 import os
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
 
 import pytest
-import sqlalchemy as sa
 
 from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, csrf_token_in
-from tests.servers import ROOT, free_port, post_webhook, start_gunicorn, stop
+from tests.servers import free_port, post_webhook, run_flask, scratch_database, start_gunicorn, stop
 
 LEADS = 50_000
 EXPORT = "/admin/mg-digital-leads/export.csv"
@@ -30,41 +27,22 @@ WORKER_TIMEOUT = 2  # seconds; the reader pauses for longer than twice this
 EXPORTS_PER_WORKER = 2  # of gunicorn.conf.py's 4 threads per worker
 
 
-def _flask(env: dict, *args: str, stdin: str | None = None) -> None:
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "run", *args], cwd=ROOT, env=env,
-                            input=stdin, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
 @pytest.fixture(scope="module")
 def server_with_leads(postgresql_url):
-    import psycopg2
-
-    url = sa.engine.make_url(postgresql_url)
-    name = url.database + "_download"
-    admin = psycopg2.connect(dbname="postgres", user=url.username, host=url.host, port=url.port)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": "slow-download-test-secret",
-           "DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),
-           "RATELIMIT_STORAGE_URI": "memory://", "CARDEKHO_API_KEYS": GUIDE_API_KEY,
-           "EXPORTS_PER_WORKER": str(EXPORTS_PER_WORKER)}
-    server = None
-    try:
-        _flask(env, "db", "upgrade")
-        _flask(env, "leads", "seed-demo", str(LEADS))
-        _flask(env, "users", "create", "manager@raam.example", "--name", "Manager", "--role", "manager",
-               stdin=f"{PASSWORD}\n{PASSWORD}\n")
+    with scratch_database(postgresql_url, "download") as database_url:
+        env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": "slow-download-test-secret",
+               "DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": "memory://", "CARDEKHO_API_KEYS": GUIDE_API_KEY,
+               "EXPORTS_PER_WORKER": str(EXPORTS_PER_WORKER)}
+        run_flask(env, "db", "upgrade")
+        run_flask(env, "leads", "seed-demo", str(LEADS))
+        run_flask(env, "users", "create", "manager@raam.example", "--name", "Manager", "--role", "manager",
+                  stdin=f"{PASSWORD}\n{PASSWORD}\n")
         port = free_port()
         server = start_gunicorn(port, env, workers=1, options=("--timeout", str(WORKER_TIMEOUT)))
-        yield port
-    finally:
-        log = stop(server) if server else ""
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-        print(log)
+        try:
+            yield port
+        finally:
+            stop(server)
 
 
 def _signed_in_cookie(port: int) -> str:

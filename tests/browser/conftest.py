@@ -6,16 +6,14 @@ through the webhook, as in production. Screenshots go to test-artifacts/.
 """
 import json
 import os
-import subprocess
-import sys
 import urllib.request
 from types import SimpleNamespace
 
 import pytest
 
 from config import GUIDE_API_KEY
-from tests.conftest import WEBHOOK, skip_or_fail
-from tests.servers import ROOT, free_port, start_gunicorn, stop
+from tests.conftest import WEBHOOK
+from tests.servers import ROOT, free_port, run_flask, scratch_database, start_gunicorn, stop
 
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
 PASSWORD = "showroom-floor-2026"
@@ -28,41 +26,24 @@ def artifacts():
     return ARTIFACTS
 
 
-def _flask(env: dict, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "run", *args], cwd=ROOT, env=env,
-                            input=stdin, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
 @pytest.fixture(scope="session")
 def live_server(postgresql_url):
     """gunicorn serving the app on a fresh PostgreSQL database, with a sales and a manager account."""
-    # A database of its own: the session's shared one is emptied by other tests.
-    import psycopg2
-    import sqlalchemy as sa
-    url = sa.engine.make_url(postgresql_url)
-    name = url.database + "_browser"
-    admin = psycopg2.connect(dbname="postgres", user=url.username, host=url.host, port=url.port)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    database_url = url.set(database=name).render_as_string(hide_password=False)
-    # Development settings (plain http on loopback, so no Secure cookie), every secret given.
-    env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": "browser-test-secret",
-           "CARDEKHO_API_KEYS": GUIDE_API_KEY, "DATABASE_URL": database_url,
-           "RATELIMIT_STORAGE_URI": "memory://", "WEBHOOK_RATE_LIMIT": "1000 per minute"}
-    _flask(env, "db", "upgrade")
-    for role in ("sales", "manager"):
-        _flask(env, "users", "create", f"{role}@raam.example", "--name", f"{role.title()} Person",
-               "--role", role, stdin=f"{PASSWORD}\n{PASSWORD}\n")
-    port = free_port()
-    server = start_gunicorn(port, env, workers=2)
-    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", env=env, password=PASSWORD)
-    stop(server)
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with scratch_database(postgresql_url, "browser") as database_url:
+        # Development settings (plain http on loopback, so no Secure cookie), every secret given.
+        env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": "browser-test-secret",
+               "CARDEKHO_API_KEYS": GUIDE_API_KEY, "DATABASE_URL": database_url,
+               "RATELIMIT_STORAGE_URI": "memory://", "WEBHOOK_RATE_LIMIT": "1000 per minute"}
+        run_flask(env, "db", "upgrade")
+        for role in ("sales", "manager"):
+            run_flask(env, "users", "create", f"{role}@raam.example", "--name", f"{role.title()} Person",
+                      "--role", role, stdin=f"{PASSWORD}\n{PASSWORD}\n")
+        port = free_port()
+        server = start_gunicorn(port, env, workers=2)
+        try:
+            yield SimpleNamespace(url=f"http://127.0.0.1:{port}", env=env, password=PASSWORD)
+        finally:
+            stop(server)
 
 
 @pytest.fixture(scope="session")
