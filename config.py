@@ -52,6 +52,17 @@ def engine_options(url: str) -> dict:
     return {}
 
 
+def checked_number(env, name: str, default: str, must_be: str, kind=float, minimum=None):
+    """`env[name]` (or `default`) read as `kind`, at least `minimum`; else a ConfigError saying what it must be."""
+    try:
+        value = kind(env.get(name, default))
+    except ValueError:
+        value = None
+    if value is None or (minimum is not None and value < minimum):
+        raise ConfigError(f"{name} must be {must_be}")
+    return value
+
+
 def checked_limit(name: str, value: str) -> str:
     """A rate-limit string Flask-Limiter understands; a typo must not switch the limit off."""
     try:
@@ -85,20 +96,12 @@ class Config:
             self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
         self.WEBHOOK_RATE_LIMIT = checked_limit("WEBHOOK_RATE_LIMIT", env.get("WEBHOOK_RATE_LIMIT", "120 per minute"))
         self.FAILED_KEY_RATE_LIMIT = checked_limit("FAILED_KEY_RATE_LIMIT", env.get("FAILED_KEY_RATE_LIMIT", "10 per minute"))
-        try:
-            self.API_KEY_CACHE_SECONDS = float(env.get("API_KEY_CACHE_SECONDS", "10"))
-        except ValueError:
-            raise ConfigError("API_KEY_CACHE_SECONDS must be a number of seconds") from None
-        try:
-            self.TRUSTED_PROXY_HOPS = int(env.get("TRUSTED_PROXY_HOPS", "0"))
-            if self.TRUSTED_PROXY_HOPS < 0:
-                raise ValueError
-        except ValueError:  # a negative count would make ProxyFix trust a spoofable X-Forwarded-For
-            raise ConfigError("TRUSTED_PROXY_HOPS must be a whole number, 0 or more") from None
-        try:
-            self.INTAKE_BODY_RETENTION_DAYS = int(env.get("INTAKE_BODY_RETENTION_DAYS", "30"))
-        except ValueError:
-            raise ConfigError("INTAKE_BODY_RETENTION_DAYS must be a whole number of days") from None
+        self.API_KEY_CACHE_SECONDS = checked_number(env, "API_KEY_CACHE_SECONDS", "10", "a number of seconds")
+        # A negative count would make ProxyFix trust a spoofable X-Forwarded-For.
+        self.TRUSTED_PROXY_HOPS = checked_number(env, "TRUSTED_PROXY_HOPS", "0", "a whole number, 0 or more",
+                                                 kind=int, minimum=0)
+        self.INTAKE_BODY_RETENTION_DAYS = checked_number(env, "INTAKE_BODY_RETENTION_DAYS", "30",
+                                                         "a whole number of days", kind=int)
         try:
             self.SILENCE_ALARM_HOURS = float(env.get("SILENCE_ALARM_HOURS", "3"))
             self.BUSINESS_HOURS = env.get("BUSINESS_HOURS", "09:00-20:00")
@@ -109,17 +112,10 @@ class Config:
             raise ConfigError("SILENCE_ALARM_HOURS must be a number and BUSINESS_HOURS like 09:00-20:00 (IST)") \
                 from None
         self.SPOOL_DIR = env.get("SPOOL_DIR") or self.default_spool_dir()
-        try:
-            self.SPOOL_DRAIN_INTERVAL = float(env.get("SPOOL_DRAIN_INTERVAL", "5"))
-        except ValueError:
-            raise ConfigError("SPOOL_DRAIN_INTERVAL must be a number of seconds") from None
-        try:
-            # Below gunicorn's threads per worker (4): a stalled download must never hold every thread.
-            self.EXPORTS_PER_WORKER = int(env.get("EXPORTS_PER_WORKER", "2"))
-            if self.EXPORTS_PER_WORKER < 1:
-                raise ValueError
-        except ValueError:
-            raise ConfigError("EXPORTS_PER_WORKER must be a whole number, 1 or more") from None
+        self.SPOOL_DRAIN_INTERVAL = checked_number(env, "SPOOL_DRAIN_INTERVAL", "5", "a number of seconds")
+        # Below gunicorn's threads per worker (4): a stalled download must never hold every thread.
+        self.EXPORTS_PER_WORKER = checked_number(env, "EXPORTS_PER_WORKER", "2", "a whole number, 1 or more",
+                                                 kind=int, minimum=1)
 
     # A real lead is well under 2 KiB; this leaves room for any extra attributes.
     MAX_CONTENT_LENGTH = 256 * 1024

@@ -24,6 +24,11 @@ def matching_key_label() -> str | None:
     return g.api_key_label
 
 
+def key_refused() -> bool:
+    """The request will get the guide's 401 or 403: no valid key, and the keys could be checked."""
+    return matching_key_label() is None and not g.get("keys_unavailable")
+
+
 def require_api_key() -> str:
     """Abort with the guide's 401 (no key) or 403 (wrong key); return the key's label."""
     if not request.headers.get(HEADER):

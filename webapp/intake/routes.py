@@ -2,7 +2,7 @@
 from flask import abort, current_app, g, jsonify, request
 
 from webapp.intake import bp
-from webapp.intake.api_keys import keyring, matching_key_label, require_api_key
+from webapp.intake.api_keys import key_refused, keyring, require_api_key
 from webapp.leads.store import receive_lead
 from webapp.leads.submission import parse_submission
 from webapp.request_log import request_event_values
@@ -16,9 +16,9 @@ SUCCESS_MESSAGE = "CarDekho lead inserted successfully"
 def receive_cardekho_lead():
     """Authenticate, validate and keep one CarDekho lead; 201 means it is stored or durably spooled."""
     limits = current_app.extensions["webhook_limits"]
-    # A request that will get the guide's 401 or 403 is counted per address (guessing keys is slow, CarDekho's
-    # own limit untouched); not one whose key cannot be checked right now: its 503 is retried, a 429 is final.
-    if matching_key_label() is None and not g.get("keys_unavailable"):
+    # Counted per address (guessing keys is slow, CarDekho's own limit untouched); never a key that cannot be
+    # checked right now: its 503 is retried, a 429 would be final.
+    if key_refused():
         limits.check_failing_address(request.remote_addr)  # the client's address behind TRUSTED_PROXY_HOPS
     label = require_api_key()  # the guide's 401 or 403 (or 503 when keys cannot be checked)
     limits.check_key(label)
