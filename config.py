@@ -122,8 +122,9 @@ class Config:
     # How much of a rejected body the intake log keeps for recovering the lead.
     INTAKE_BODY_CAP = 64 * 1024
     RATELIMIT_HEADERS_ENABLED = True
-    # Two Redis round trips per request (hit, then the headers' window) where fixed-window needs three.
-    RATELIMIT_STRATEGY = "sliding-window-counter"
+    # Exact: never more than the limit in any window's length (one list in Redis per key, one call per hit).
+    # The cheaper sliding-window-counter forgives most of a burst made just before a window's edge.
+    RATELIMIT_STRATEGY = "moving-window"
     # A Redis outage must not turn into lost leads: count in memory meanwhile.
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True

@@ -1,6 +1,7 @@
 """The CarDekho guide's promises (sections 2–7), on SQLite and on PostgreSQL."""
 import json
 import logging
+import time
 
 import flask
 import pytest
@@ -212,6 +213,17 @@ def test_rate_limit_is_counted_per_key_with_429_json_and_retry_after(app_factory
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert post_lead(SAMPLE_LEAD, key="key-b", using=client).status_code == 201  # its own bucket
     assert len(leads()) == 4
+
+
+def test_the_limit_holds_across_a_window_edge(app_factory, post_lead):
+    # A sliding-window counter would weigh a burst made just before the edge at ~90% and let one more in.
+    app = app_factory(WEBHOOK_RATE_LIMIT="3 per 2 seconds")
+    client = app.test_client()
+    while not 1.5 <= time.time() % 2 < 1.7:  # late in a 2-second window, as counted from the epoch
+        time.sleep(0.02)
+    assert [post_lead(SAMPLE_LEAD, using=client).status_code for _ in range(3)] == [201, 201, 201]
+    time.sleep(2 - time.time() % 2 + 0.05)  # just past the edge, well inside 2 s of the burst
+    assert post_lead(SAMPLE_LEAD, using=client).status_code == 429
 
 
 def test_failed_keys_do_not_use_up_the_senders_limit(app_factory, post_lead):
