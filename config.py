@@ -63,6 +63,11 @@ def checked_number(env, name: str, default: str, must_be: str, kind=float, minim
     return value
 
 
+def gunicorn_threads(env) -> int:
+    """Threads per gunicorn worker (gunicorn.conf.py); the config checks the export slots against it."""
+    return checked_number(env, "GUNICORN_THREADS", "4", "a whole number, 1 or more", kind=int, minimum=1)
+
+
 def checked_limit(name: str, value: str) -> str:
     """A rate-limit string Flask-Limiter understands; a typo must not switch the limit off."""
     try:
@@ -113,9 +118,13 @@ class Config:
                 from None
         self.SPOOL_DIR = env.get("SPOOL_DIR") or self.default_spool_dir()
         self.SPOOL_DRAIN_INTERVAL = checked_number(env, "SPOOL_DRAIN_INTERVAL", "5", "a number of seconds")
-        # Below gunicorn's threads per worker (4): a stalled download must never hold every thread.
+        # Below gunicorn's threads per worker: stalled downloads must never hold every thread.
+        threads = gunicorn_threads(env)
         self.EXPORTS_PER_WORKER = checked_number(env, "EXPORTS_PER_WORKER", "2", "a whole number, 1 or more",
                                                  kind=int, minimum=1)
+        if self.EXPORTS_PER_WORKER >= threads:
+            raise ConfigError(f"EXPORTS_PER_WORKER must be below GUNICORN_THREADS ({threads}): a worker needs a "
+                              "thread free for CarDekho's leads while its downloads run")
 
     # A real lead is well under 2 KiB; this leaves room for any extra attributes.
     MAX_CONTENT_LENGTH = 256 * 1024

@@ -5,6 +5,8 @@ Command-line flags override these (the tests pass their own `-b`).
 import os
 import sys
 
+from config import gunicorn_threads
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threaded workers: a manager's CSV download to a phone on a weak signal may take minutes. A sync
@@ -12,7 +14,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # the file (tests/test_slow_download.py); a gthread worker's main thread keeps beating while one of
 # its threads waits on a slow reader, and the other threads go on serving.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = gunicorn_threads(os.environ)
 # CarDekho gives up after 10 s; the database settles its timeouts within ~6 s (connect 3 s,
 # statement 5 s) and then spools. A worker whose main loop stops for 30 s is killed and replaced.
 timeout = 30

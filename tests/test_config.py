@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETTINGS = ("APP_ENV", "DATABASE_URL", "SECRET_KEY", "CARDEKHO_API_KEYS", "RATELIMIT_STORAGE_URI",
             "WEBHOOK_RATE_LIMIT", "TRUSTED_PROXY_HOPS", "SPOOL_DIR", "SPOOL_DRAIN_INTERVAL",
             "FAILED_KEY_RATE_LIMIT", "API_KEY_CACHE_SECONDS", "INTAKE_BODY_RETENTION_DAYS", "SILENCE_ALARM_HOURS",
-            "BUSINESS_HOURS", "EXPORTS_PER_WORKER")
+            "BUSINESS_HOURS", "EXPORTS_PER_WORKER", "GUNICORN_THREADS")
 
 
 @pytest.fixture
@@ -133,6 +133,8 @@ def test_postgres_urls_connect_through_psycopg2(postgresql_url, clean_env):
     ("TRUSTED_PROXY_HOPS", "-1", "TRUSTED_PROXY_HOPS must be a whole number, 0 or more"),
     ("SECRET_KEY", "short", "SECRET_KEY must be at least 32 characters in production"),
     ("EXPORTS_PER_WORKER", "0", "EXPORTS_PER_WORKER must be a whole number, 1 or more"),
+    ("EXPORTS_PER_WORKER", "4", "EXPORTS_PER_WORKER must be below GUNICORN_THREADS (4)"),
+    ("GUNICORN_THREADS", "many", "GUNICORN_THREADS must be a whole number, 1 or more"),
 ])
 def test_production_refuses_unsafe_settings(setting, value, reason, tmp_path):
     env = {"SECRET_KEY": "s" * 40, "CARDEKHO_API_KEYS": "prod-key", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
