@@ -55,7 +55,7 @@ def run_load(senders: int, requests_each: int, workers: int, rate_limit: str, ad
     admin.cursor().execute(f'CREATE DATABASE "{database}"')
     database_url = admin_url.rsplit("/", 1)[0] + "/" + database
     spool = tempfile.mkdtemp(prefix="raam-load-spool-")
-    redis_port, web_port = free_port(), free_port()
+    redis_port = free_port()
     redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                               "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = tempfile.TemporaryFile("w+")
@@ -65,6 +65,7 @@ def run_load(senders: int, requests_each: int, workers: int, rate_limit: str, ad
     web = None
     try:
         wait_for_port(redis_port)
+        web_port = free_port()  # only now: Redis holds its port, so free_port cannot hand it out twice
         subprocess.run([sys.executable, "-m", "flask", "--app", "run", "db", "upgrade"], cwd=ROOT, env=env,
                        check=True, capture_output=True)
         web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b",

@@ -384,11 +384,12 @@ def test_a_sign_in_expires_after_the_session_lifetime(app_factory, make_user, pr
     import time as clock
     from tests.conftest import AuthActions
 
-    app = app_factory(PERMANENT_SESSION_LIFETIME=timedelta(seconds=1))
+    # Cookie ages are counted in whole seconds: 3 s leaves room for a slow machine between the requests below.
+    app = app_factory(PERMANENT_SESSION_LIFETIME=timedelta(seconds=3))
     make_user()
     client = app.test_client()
     auth = AuthActions(client, protected_views)
     assert auth.login().status_code == 302
     assert client.get("/admin/mg-digital-leads").status_code == 200
-    clock.sleep(2.1)  # the signed cookie is now older than the lifetime
+    clock.sleep(4.1)  # the signed cookie is now older than the lifetime
     assert client.get("/admin/mg-digital-leads").headers["Location"].startswith("/login")

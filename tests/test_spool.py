@@ -178,12 +178,11 @@ def test_a_drainer_killed_mid_drain_leaves_nothing_lost_or_doubled(postgresql_ap
            VALUES ('CarDekho', 'spooled-20', '9876543210', '{}', %s)""", (blocker_id,))
     drainer = _flask(postgresql_url, spool.directory, "spool", "drain")
     try:
-        for _ in range(200):  # bounded wait: until the drainer is stuck on the held row
-            if len(_stored_names(app)) == 20:
-                break
+        deadline = time.monotonic() + 60  # bounded wait: until it stored 20 and holds the 21st lead's claim
+        while len(_stored_names(app)) < 20 or len(os.listdir(spool.claimed_dir)) != 1:
+            assert drainer.poll() is None and time.monotonic() < deadline, "the drainer should wait on the held row"
             time.sleep(0.05)
-        time.sleep(0.3)
-        drainer.send_signal(signal.SIGKILL)
+        drainer.send_signal(signal.SIGKILL)  # at once: after 3 s (its lock_timeout) it would give up by itself
         drainer.wait(timeout=10)
     finally:
         stop(drainer)
