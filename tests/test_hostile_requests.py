@@ -88,6 +88,13 @@ def test_errors_never_echo_the_values_sent(client):
     assert response.status_code == 400 and secret not in response.get_data(as_text=True)
 
 
+def test_a_very_long_field_name_is_cut_in_the_error(client):
+    response = client.post(WEBHOOK, json=dict(SAMPLE_LEAD, **{"k" * 50_000: "a\u0000b"}),
+                           headers={"X-API-Key": GUIDE_API_KEY})
+    error = response.get_json()["error"]
+    assert response.status_code == 400 and f"field '{'k' * 40}…'" in error and len(error) < 200
+
+
 @pytest.mark.parametrize("field, value", [("car_model", {"make": "MG"}), ("campaign", False),
                                           ("utm_source", ["a"]), ("lead_url", {"u": 1})])
 def test_an_odd_optional_attribute_never_costs_the_lead(post_lead, leads, field, value):

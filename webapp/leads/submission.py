@@ -78,10 +78,15 @@ def _check_storable(value, where: str, depth: int) -> None:
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_text(key, "a field name")
-            _check_storable(item, f"field '{key}'" if depth == 1 else where, depth + 1)
+            _check_storable(item, _field(key) if depth == 1 else where, depth + 1)
     elif isinstance(value, list):
         for item in value:
             _check_storable(item, where, depth + 1)
+
+
+def _field(name: str) -> str:
+    """A field named in an error message; a very long name is cut (the message must fit a flash cookie)."""
+    return f"field '{name[:40]}…'" if len(name) > 40 else f"field '{name}'"
 
 
 def _check_text(text: str, where: str) -> None:
