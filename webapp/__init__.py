@@ -5,9 +5,21 @@ import threading
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from config import load_config
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
+
+
+# The largest id a BIGINT (PostgreSQL) or an INTEGER (SQLite) column holds.
+MAX_ROW_ID = 2**63 - 1
+
+
+class RowId(IntegerConverter):
+    """`<id:name>` in a route: a row id the database can compare, so a larger number is a 404, not a 500."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=MAX_ROW_ID)
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -17,6 +29,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.from_object(load_config(overrides.get("APP_ENV")))
     app.config.update(overrides)
     configure_logging(app)
+    app.url_map.converters["id"] = RowId
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -59,6 +72,9 @@ def register_extensions(app: Flask) -> None:
         with app.app_context():
             ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    from webapp.security import refuse_unusable_input
+
+    app.before_request(refuse_unusable_input)  # before the limiter's and the CSRF check's hooks
     limiter.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one

@@ -1,7 +1,9 @@
-"""Security headers on every response, and the one place that pins the htmx we load."""
+"""Security headers on every response, the one place that pins the htmx we load, and a guard for odd input."""
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
-from flask import Flask, current_app, request
+from flask import Flask, abort, current_app, request
+from flask_wtf.csrf import CSRFError
 
 CDN_ORIGIN = "https://unpkg.com"
 
@@ -64,6 +66,29 @@ def add_security_headers(response):
     if request.endpoint != "static":
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def refuse_unusable_input():
+    """Before the pages' views and Flask-WTF's CSRF check: a clear 4xx for input the code behind would turn into a 500.
+
+    - NUL (%00) in a query or form value: PostgreSQL refuses it in any text, and SQLite's
+      full-text search stops reading there (an error that looks like an outage).
+    - Over HTTPS, a Referer or Host that Flask-WTF's same-origin check cannot parse (it raises ValueError).
+    The webhook reads its own JSON body and is left to its own checks.
+    """
+    from webapp.errors import API_PREFIX
+
+    if request.path.startswith(API_PREFIX):
+        return
+    fields = [request.args] + ([request.form] if request.method == "POST" else [])
+    if any("\x00" in text for values in fields for item in values.items(multi=True) for text in item):
+        abort(400, description="Text with a NUL character (%00) cannot be searched for or stored.")
+    if request.is_secure and request.method in current_app.config["WTF_CSRF_METHODS"]:
+        try:
+            for url in (request.referrer or "", f"https://{request.host}/"):
+                urlparse(url).port
+        except ValueError:
+            raise CSRFError("The Referer or Host header cannot be read.") from None
 
 
 def register_security_headers(app: Flask) -> None:

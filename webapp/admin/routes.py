@@ -1,6 +1,7 @@
 """/admin/intake-log (filters, 24 h counts, recovering a rejected lead) and /admin/audit — admins only."""
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
+from webapp import MAX_ROW_ID
 from webapp.admin import bp
 from webapp.admin.trail import audit
 from webapp.audit import ACTIONS, audit_events
@@ -16,8 +17,9 @@ PAGE_SIZE = 50
 
 
 def _page_arg(name: str) -> int | None:
+    """A row id from the query string; None for anything else (other digits than 0-9, or too large)."""
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() and int(value) <= MAX_ROW_ID else None
 
 
 @bp.get("/intake-log")
@@ -32,7 +34,7 @@ def intake_log():
                            next_before=events[-1].id if len(events) == PAGE_SIZE else None)
 
 
-@bp.get("/intake-log/<int:event_id>")
+@bp.get("/intake-log/<id:event_id>")
 @role_required("admin")
 def intake_event(event_id: int):
     """One request: what was sent and why it was answered so; a form to store it as a lead."""
@@ -41,7 +43,7 @@ def intake_event(event_id: int):
     return render_template("admin/intake_event.html", event=event, body=body)
 
 
-@bp.post("/intake-log/<int:event_id>/recover")
+@bp.post("/intake-log/<id:event_id>/recover")
 @role_required("admin")
 def recover(event_id: int):
     """Store the lead a rejected request carried (as sent, or as corrected in the form)."""

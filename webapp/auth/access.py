@@ -57,7 +57,10 @@ def safe_next_path(target: str | None) -> str | None:
 def _page_to_return_to() -> str | None:
     """The page a person was on: for htmx the page itself (HX-Current-URL), not the partial."""
     if request.headers.get("HX-Request") == "true" and request.headers.get("HX-Current-URL"):
-        parts = urlsplit(request.headers["HX-Current-URL"])
+        try:
+            parts = urlsplit(request.headers["HX-Current-URL"])
+        except ValueError:  # e.g. "http://[": not a page of ours to return to
+            return None
         return safe_next_path(parts.path + (f"?{parts.query}" if parts.query else ""))
     if request.method != "GET":
         return None

@@ -36,7 +36,7 @@ def lead_list():
     return render_template("dashboard/index.html", choices=filter_choices(), **context)
 
 
-@bp.get("/admin/mg-digital-leads/<int:lead_id>")
+@bp.get("/admin/mg-digital-leads/<id:lead_id>")
 @login_required
 def lead_detail(lead_id: int):
     """Every column of one lead, its raw payload, and other leads from the same phone."""
