@@ -41,7 +41,7 @@ def signed_in(make_user, auth):
 
 def rows_of(html: str) -> list[str]:
     """The names in the list's table, top to bottom."""
-    return re.findall(r'<td class="name" data-label="Name"><a href="[^"]+">([^<]*)</a>', html)
+    return re.findall(r'<td class="name" data-label="Name"><a href="[^"]+"><bdi>([^<]*)</bdi></a>', html)
 
 
 def test_list_requires_sign_in(client):

@@ -78,3 +78,13 @@ def test_an_ordinary_search_still_works_beside_the_guard(app, admin):
         add_lead(name="Ravi Kumar")
     page = admin.get(LIST + "?q=ravi").get_data(as_text=True)
     assert "Ravi Kumar" in page
+
+
+def test_a_name_with_a_right_to_left_override_cannot_flip_the_text_around_it(app, admin):
+    with app.app_context():
+        add_lead(name="\u202eRavi", phone_number="9876543210", car_model="MG Hector")
+        asha = add_lead(name="Asha", phone_number="9876543210")
+    # <bdi> keeps the override inside the name: the model and times beside it read left to right.
+    assert "<bdi>\u202eRavi</bdi>" in admin.get(LIST).get_data(as_text=True)
+    others = admin.get(f"{LIST}/{asha}").get_data(as_text=True)  # her page lists his lead: same phone
+    assert "— <bdi>\u202eRavi</bdi>, <bdi>MG Hector</bdi></a>" in others
