@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from bench import dashboard, export_bench, report
 from bench.commands import bench_app, flask_cli, has_dashboard
 from bench.servers import Gunicorn
+from webapp.connections import dispose_engines
 from webapp.extensions import db
 from webapp.leads.models import Lead
 
@@ -48,7 +49,7 @@ class ReadPhases:
                 timings = [dashboard.time_in_process(s, self.settings.repeats) for s in scenarios]
             count_ms = dashboard.time_count(5)
             db.session.remove()
-            db.engine.dispose()
+            dispose_engines()
         how = ("signed-in HTTP GETs of the full list page (gunicorn, 4 workers), client-measured on loopback"
                if over_http else "the list view's domain calls in-process (search_leads + count_leads + "
                "filter_choices; the dashboard routes are not on main yet)")
@@ -100,7 +101,7 @@ class ReadPhases:
             raw = db.engine.raw_connection()
             statement = copy_statement([], raw.cursor())
             raw.close()
-            db.engine.dispose()
+            dispose_engines()
         rounds = max(3, self.settings.rounds)
         if has_dashboard(app):
             from bench.signin import sign_in
@@ -152,5 +153,5 @@ class ReadPhases:
 
             moment = db.session.scalar(sa.select(Lead.created_at).order_by(Lead.created_at.desc())
                                        .offset(rows).limit(1))
-            db.engine.dispose()
+            dispose_engines()
         return to_ist(moment).date()

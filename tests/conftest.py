@@ -18,6 +18,7 @@ from flask_migrate import upgrade
 
 from config import GUIDE_API_KEY, normalize_database_url
 from webapp import create_app
+from webapp.connections import dispose_engines
 from webapp.extensions import db
 
 WEBHOOK = "/admin/mg-digital-leads/source/cardekho"
@@ -91,7 +92,7 @@ def migrate_database(url: str) -> None:
                       "SQLALCHEMY_ENGINE_OPTIONS": {}})
     with app.app_context():
         upgrade()
-        db.engine.dispose()
+        dispose_engines()
 
 
 def make_app(url: str, **overrides):
@@ -126,7 +127,7 @@ def empty_tables(app) -> None:
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
-        db.engine.dispose()
+        dispose_engines()
 
 
 @pytest.fixture

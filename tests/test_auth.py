@@ -10,6 +10,7 @@ from werkzeug.security import generate_password_hash
 from tests.conftest import TEST_PASSWORD, csrf_token_in, make_app
 from webapp.auth.accounts import change_password, find_user, set_active
 from webapp.auth.models import User
+from webapp.connections import dispose_engines
 from webapp.extensions import db
 
 WRONG = "Email or password is incorrect."
@@ -313,7 +314,7 @@ def test_a_signed_in_person_sees_a_503_page_while_the_database_is_down(app, clie
     assert response.status_code == 503 and response.mimetype == "text/html"
     assert "Database temporarily unavailable" in html and "Sign out" not in html
     with down.app_context():
-        db.engine.dispose()
+        dispose_engines()
 
 
 # --- Session cookie -----------------------------------------------------------------------------
@@ -377,7 +378,7 @@ def test_the_migration_goes_down_and_up_again(tmp_path):
         assert "users" not in sa.inspect(db.engine).get_table_names()
         upgrade()
         assert "users" in sa.inspect(db.engine).get_table_names()
-        db.engine.dispose()
+        dispose_engines()
 
 
 def test_a_sign_in_expires_after_the_session_lifetime(app_factory, make_user, protected_views):

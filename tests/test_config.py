@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from config import GUIDE_API_KEY, load_config, normalize_database_url, split_keys
 from tests.conftest import migrate_database
 from webapp import create_app
+from webapp.connections import dispose_engines
 from webapp.extensions import db
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -125,7 +126,7 @@ def test_postgres_urls_connect_through_psycopg2(postgresql_url, clean_env):
     with app.app_context():
         assert db.engine.dialect.driver == "psycopg2"
         assert db.session.execute(sa.text("SELECT 1")).scalar() == 1
-        db.engine.dispose()
+        dispose_engines()
 
 
 @pytest.mark.parametrize("setting, value, reason", [

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app
 from tests.servers import TcpRelay, free_port
+from webapp.connections import dispose_engines
 from webapp.extensions import db
 
 SENDER_TIMEOUT = 10  # seconds, the guide's section 2
@@ -29,12 +30,12 @@ def relayed_app(postgresql_url, tmp_path):
     relay.close()
     with app.app_context():
         db.session.remove()
-        db.engine.dispose()
+        dispose_engines()
     cleanup = make_app(postgresql_url)
     with cleanup.app_context():
         db.session.execute(sa.text('DELETE FROM "mg-digital-leads"'))
         db.session.commit()
-        db.engine.dispose()
+        dispose_engines()
 
 
 def _timed_post(client):
@@ -121,5 +122,5 @@ def test_a_spooled_lead_is_drained_by_the_worker_once_the_database_is_back(postg
             db.session.execute(sa.text('DELETE FROM "mg-digital-leads"'))
             db.session.commit()
             db.session.remove()
-            db.engine.dispose()
+            dispose_engines()
         relay.close()

@@ -125,14 +125,16 @@ def test_a_stored_lead_and_its_log_row_are_one_statement_on_postgresql_one_commi
         statements.append("COMMIT")
 
     with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", on_execute)
-    sa.event.listen(engine, "commit", on_commit)
+        engine, engines = db.engine, list(db.engines.values())  # on PostgreSQL also the webhook's autocommit one
+    for each in engines:
+        sa.event.listen(each, "before_cursor_execute", on_execute)
+        sa.event.listen(each, "commit", on_commit)
     try:
         assert post_lead(SAMPLE_LEAD).status_code == 201
     finally:
-        sa.event.remove(engine, "before_cursor_execute", on_execute)
-        sa.event.remove(engine, "commit", on_commit)
+        for each in engines:
+            sa.event.remove(each, "before_cursor_execute", on_execute)
+            sa.event.remove(each, "commit", on_commit)
     # No SELECT either: the pool's liveness check is not a statement, and nothing is re-read after the commit.
     if engine.dialect.name == "postgresql":
         assert statements == ["WITH"]  # WITH new_lead AS (INSERT ...) INSERT INTO intake_log ..., in autocommit

@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from tests.conftest import _admin_connection, make_app
+from webapp.connections import dispose_engines
 from webapp.extensions import db
 from webapp.leads.text_search import in_the_models
 
@@ -37,4 +38,4 @@ def test_migrations_match_the_models_and_downgrade_to_nothing(empty_database):
         assert differences == []
         downgrade(revision="base")
         assert sa.inspect(db.engine).get_table_names() == ["alembic_version"]
-        db.engine.dispose()
+        dispose_engines()

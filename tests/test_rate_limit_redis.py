@@ -30,11 +30,12 @@ def shared_redis():
 
 def _count_rows(url: str) -> int:
     app = make_app(url)
+    from webapp.connections import dispose_engines
     from webapp.extensions import db
     import sqlalchemy as sa
     with app.app_context():
         count = db.session.execute(sa.text('SELECT count(*) FROM "mg-digital-leads"')).scalar()
-        db.engine.dispose()
+        dispose_engines()
     return count
 
 

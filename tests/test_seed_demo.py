@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from tests.conftest import make_app
+from webapp.connections import dispose_engines
 from webapp.extensions import db
 from webapp.leads.models import Lead
 from webapp.leads.phones import normalize_phone
@@ -72,4 +73,4 @@ def test_refuses_a_production_configuration(database_url, monkeypatch):
     assert "refuses to run with APP_ENV=production" in result.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Lead)) == 0
-        db.engine.dispose()
+        dispose_engines()

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from config import GUIDE_API_KEY
 from tests.conftest import make_app, migrate_database
 from tests.servers import ROOT, PrivatePostgres, free_port, post_webhook, start_gunicorn, stop
+from webapp.connections import dispose_engines
 from webapp.extensions import db
 from webapp.leads.spool import STALE_CLAIM_SECONDS, Spool, SpooledLead
 from webapp.leads.store import drain_spool, new_intake_id
@@ -161,7 +162,7 @@ def postgresql_app(postgresql_url):
         db.session.execute(sa.text('DELETE FROM "mg-digital-leads"'))
         db.session.commit()
         db.session.remove()
-        db.engine.dispose()
+        dispose_engines()
 
 
 def test_a_drainer_killed_mid_drain_leaves_nothing_lost_or_doubled(postgresql_app, postgresql_url, tmp_path):

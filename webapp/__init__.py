@@ -65,12 +65,16 @@ def register_extensions(app: Flask) -> None:
     from webapp import audit, keyring  # noqa: F401  (Alembic and the app see the tables)
     from webapp.leads import intake_log, models  # noqa: F401
 
+    from webapp.connections import AUTOCOMMIT_BIND, autocommit_bind, ping_idle_connections
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config["SQLALCHEMY_BINDS"] = {**app.config.get("SQLALCHEMY_BINDS", {}), AUTOCOMMIT_BIND: autocommit_bind(
+            app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"])}
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        from webapp.connections import ping_idle_connections
-
         with app.app_context():
-            ping_idle_connections(db.engine)
+            for engine in db.engines.values():
+                ping_idle_connections(engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     from webapp.security import refuse_unusable_input
 

@@ -12,6 +12,19 @@ import sqlalchemy as sa
 
 PING_AFTER_IDLE_SECONDS = 1.0
 
+# The webhook's one-statement insert (webapp.leads.store.insert_lead) runs on an engine of its own whose
+# connections are in autocommit from the moment they open. Switching a pooled connection to autocommit per
+# use made SQLAlchemy switch it back as it returned to the pool; when the database went away in between,
+# that reset raised, the request got a 500 and the pool never got its slot back (after 15, every
+# checkout waited and failed).
+AUTOCOMMIT_BIND = "autocommit"
+
+
+def autocommit_bind(url: str, engine_options: dict) -> dict:
+    """Flask-SQLAlchemy bind options for the autocommit engine: the app's engine options (binds do not
+    inherit them), a pool of its own."""
+    return {**engine_options, "url": url, "isolation_level": "AUTOCOMMIT"}
+
 
 def ping_idle_connections(engine: sa.Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
     """Ping a connection at checkout when it has been idle longer than `idle_seconds`; replace it if dead."""
@@ -30,3 +43,11 @@ def ping_idle_connections(engine: sa.Engine, idle_seconds: float = PING_AFTER_ID
             dbapi_connection.rollback()  # hand it over idle, not inside the transaction the SELECT opened
         except engine.dialect.loaded_dbapi.Error as error:
             raise sa.exc.DisconnectionError() from error  # the pool retries with a new connection
+
+
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine of the app in context (the default and the autocommit one)."""
+    from webapp.extensions import db
+
+    for engine in db.engines.values():
+        engine.dispose()

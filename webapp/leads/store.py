@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
+from webapp.connections import AUTOCOMMIT_BIND
 from webapp.extensions import db
 from webapp.leads.intake_log import SPOOLED, IntakeEvent, event_values
 from webapp.leads.models import Lead, utcnow
@@ -133,7 +134,7 @@ def insert_lead(lead: dict, event: dict | None = None) -> int | None:
     event = event_values(event) if event is not None else None
     engine = db.engine
     if engine.dialect.name == "postgresql" and event is not None:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with db.engines[AUTOCOMMIT_BIND].connect() as connection:
             return connection.execute(_lead_with_event(tuple(lead)), {**lead, **_prefixed(event)}).scalar()
     with engine.begin() as connection:
         lead_id = connection.execute(_lead_insert(engine.dialect.name), lead).scalar()
