@@ -48,13 +48,20 @@ class SpoolDrainer:
 
     def ensure_running(self) -> None:
         """Start this process's thread if it is not running (cheap when it is)."""
-        if self.interval <= 0 or (self._pid == os.getpid() and self._thread.is_alive()):
+        if self.interval <= 0 or self._running_here():
             return
         with self._lock:
-            if self._pid != os.getpid() or not self._thread.is_alive():
+            if not self._running_here():
+                thread = threading.Thread(target=self._run, name="spool-drainer", daemon=True)
+                thread.start()
+                # The thread first, then the pid: a request thread checking without the lock must never
+                # see this process's pid beside no thread (that was an AttributeError, a 500, in a new worker).
+                self._thread = thread
                 self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="spool-drainer", daemon=True)
-                self._thread.start()
+
+    def _running_here(self) -> bool:
+        thread = self._thread
+        return self._pid == os.getpid() and thread is not None and thread.is_alive()
 
     def nudge(self) -> None:
         """Drain soon if leads wait (called after a successful insert: the database is back)."""
