@@ -132,6 +132,12 @@ def _stored_names(app) -> list[str]:
         return sorted(db.session.scalars(sa.text('SELECT name FROM "mg-digital-leads"')))
 
 
+def _waiting_on_a_row_lock(app) -> bool:
+    with app.app_context():
+        return bool(db.session.scalar(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")))
+
+
 def test_two_drainers_at_the_same_time_store_each_lead_once(app, tmp_path, database_url):
     spool = Spool(str(tmp_path / "spool"))
     names = _spool_leads(spool, 150)
@@ -179,8 +185,8 @@ def test_a_drainer_killed_mid_drain_leaves_nothing_lost_or_doubled(postgresql_ap
            VALUES ('CarDekho', 'spooled-20', '9876543210', '{}', %s)""", (blocker_id,))
     drainer = _flask(postgresql_url, spool.directory, "spool", "drain")
     try:
-        deadline = time.monotonic() + 60  # bounded wait: until it stored 20 and holds the 21st lead's claim
-        while len(_stored_names(app)) < 20 or len(os.listdir(spool.claimed_dir)) != 1:
+        deadline = time.monotonic() + 60  # bounded wait: until it stored 20 and waits on the held row
+        while not _waiting_on_a_row_lock(app) or len(os.listdir(spool.claimed_dir)) != 1:
             assert drainer.poll() is None and time.monotonic() < deadline, "the drainer should wait on the held row"
             time.sleep(0.05)
         drainer.send_signal(signal.SIGKILL)  # at once: after 3 s (its lock_timeout) it would give up by itself
@@ -266,3 +272,35 @@ def test_a_dropped_connection_reported_as_a_plain_database_error_is_an_outage_bu
     assert is_outage(exc.OperationalError("INSERT", {}, Exception("server closed the connection")))
     assert not is_outage(exc.IntegrityError("INSERT", {}, Exception("duplicate key")))
     assert not is_outage(exc.DataError("INSERT", {}, Exception("invalid input")))
+
+
+def test_a_new_workers_first_requests_arriving_together_all_get_their_answer(app_factory, monkeypatch):
+    # Several requests reach a fresh worker at once; each makes sure the drainer runs. Starting a thread
+    # is slowed down here so they really overlap (it used to leave the pid set beside no thread: a 500).
+    app = app_factory(SPOOL_DRAIN_INTERVAL=5)
+    real_thread = threading.Thread
+    senders = [real_thread(target=lambda: statuses.append(_post_sample(app))) for _ in range(3)]
+    statuses = []
+
+    class SlowToStart(real_thread):
+        def __init__(self, *args, **kwargs):  # threading's own subclasses (Timer) come through here too
+            if kwargs.get("name") == "spool-drainer":
+                time.sleep(0.3)
+            real_thread.__init__(self, *args, **kwargs)
+
+    monkeypatch.setattr("webapp.spooling.threading.Thread", SlowToStart)
+    try:
+        for sender in senders:
+            sender.start()
+            time.sleep(0.05)
+        for sender in senders:
+            sender.join(timeout=30)
+        assert statuses == [201, 201, 201]
+    finally:
+        app.extensions["spool_drainer"].stop()
+
+
+def _post_sample(app) -> int:
+    from tests.conftest import SAMPLE_LEAD, WEBHOOK
+
+    return app.test_client().post(WEBHOOK, json=SAMPLE_LEAD, headers={"X-API-Key": GUIDE_API_KEY}).status_code
