@@ -83,7 +83,9 @@ def refuse_unusable_input():
     fields = [request.args] + ([request.form] if request.method == "POST" else [])
     if any("\x00" in text for values in fields for item in values.items(multi=True) for text in item):
         abort(400, description="Text with a NUL character (%00) cannot be searched for or stored.")
-    if request.is_secure and request.method in current_app.config["WTF_CSRF_METHODS"]:
+    config = current_app.config
+    if (request.is_secure and config["WTF_CSRF_ENABLED"] and config["WTF_CSRF_SSL_STRICT"]
+            and request.method in config["WTF_CSRF_METHODS"]):  # exactly when Flask-WTF compares them
         try:
             for url in (request.referrer or "", f"https://{request.host}/"):
                 urlparse(url).port
