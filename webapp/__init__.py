@@ -9,10 +9,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import load_config
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
-
-
-# The largest id a BIGINT (PostgreSQL) or an INTEGER (SQLite) column holds.
-MAX_ROW_ID = 2**63 - 1
+from webapp.leads.models import MAX_ROW_ID
 
 
 class RowId(IntegerConverter):
@@ -67,11 +64,13 @@ def register_extensions(app: Flask) -> None:
 
     from webapp.connections import AUTOCOMMIT_BIND, autocommit_bind, ping_idle_connections
 
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        app.config["SQLALCHEMY_BINDS"] = {**app.config.get("SQLALCHEMY_BINDS", {}), AUTOCOMMIT_BIND: autocommit_bind(
-            app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"])}
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    on_postgresql = uri.startswith("postgresql")
+    if on_postgresql:
+        app.config["SQLALCHEMY_BINDS"] = {**app.config.get("SQLALCHEMY_BINDS", {}),
+                                          AUTOCOMMIT_BIND: autocommit_bind(uri, app.config["SQLALCHEMY_ENGINE_OPTIONS"])}
     db.init_app(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+    if on_postgresql:
         with app.app_context():
             for engine in db.engines.values():
                 ping_idle_connections(engine)

@@ -1,13 +1,13 @@
 """/admin/intake-log (filters, 24 h counts, recovering a rejected lead) and /admin/audit — admins only."""
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
-from webapp import MAX_ROW_ID
 from webapp.admin import bp
 from webapp.admin.trail import audit
 from webapp.audit import ACTIONS, audit_events
 from webapp.auth.access import role_required
 from webapp.extensions import db
 from webapp.leads.intake_log import OUTCOMES, SPOOLED, IntakeEvent, outcome_counts, recent_events
+from webapp.leads.models import MAX_ROW_ID
 from webapp.leads.recovery import NotRecoverable, recover_lead
 from webapp.leads.submission import InvalidSubmission
 from webapp.leads.timezones import to_ist
@@ -19,7 +19,8 @@ PAGE_SIZE = 50
 def _page_arg(name: str) -> int | None:
     """A row id from the query string; None for anything else (other digits than 0-9, or too large)."""
     value = request.args.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and int(value) <= MAX_ROW_ID else None
+    number = int(value) if value.isascii() and value.isdigit() else None
+    return number if number is not None and number <= MAX_ROW_ID else None
 
 
 @bp.get("/intake-log")

@@ -7,6 +7,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
 
+# The largest id a BIGINT (PostgreSQL) or an INTEGER (SQLite) column holds: a larger one can match no row.
+MAX_ROW_ID = 2**63 - 1
+
 
 class UTCDateTime(sa.TypeDecorator):
     """A timestamptz that is always an aware UTC datetime in Python, SQLite included."""

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.leads.models import Lead
+from webapp.leads.models import MAX_ROW_ID, Lead
 from webapp.leads.text_search import phone_digits, search_condition  # noqa: F401  (phone_digits is public here)
 from webapp.leads.timezones import ist_day_start
 
@@ -86,7 +86,7 @@ def decode_cursor(token: str | None) -> tuple[datetime, int] | None:
     """The position a token names, or None for a missing or tampered token (first page)."""
     try:
         micros, lead_id = (int(part) for part in (token or "").split("_"))
-        if not (0 <= micros < 2**62 and 0 < lead_id < 2**62):  # beyond what a 64-bit column can compare
+        if not (0 <= micros < 2**62 and 0 < lead_id <= MAX_ROW_ID):  # beyond what a 64-bit column can compare
             return None
         return EPOCH + micros * MICROSECOND, lead_id
     except (ValueError, OverflowError):
