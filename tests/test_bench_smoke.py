@@ -1,4 +1,5 @@
 """The benchmark (`make bench`) at a small size, so it keeps working; its timings are never asserted."""
+import os
 import re
 import uuid
 
@@ -21,7 +22,7 @@ def test_the_benchmark_runs_end_to_end_and_writes_its_report(tmp_path, postgresq
     assert text == (tmp_path / "RESULTS.md").read_text()
     for heading in ("## Targets", "## 1. Webhook at", "## 2. Dashboard", "## 3. Export", "## 4. Dashboard"):
         assert heading in text
-    assert "**Machine:** 2 cores" in text or "**Machine:**" in text
+    assert f"**Machine:** {os.cpu_count()} cores" in text  # the report says what it was measured on
     # Every request of the webhook runs was answered 201 by both apps.
     assert re.findall(r"\{201: 40\} / \{201: 40\}", text), text
     assert "{0:" not in text and "500" not in re.findall(r"\{(\d+):", text)
