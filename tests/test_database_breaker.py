@@ -15,8 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from config import GUIDE_API_KEY
+from tests.conftest import make_app
 from tests.servers import TcpRelay, free_port, post_webhook, start_gunicorn, stop
 from webapp.breaker import CircuitBreaker
+from webapp.connections import dispose_engines
 from webapp.leads.spool import Spool
 
 SENDERS = 30
@@ -95,14 +97,14 @@ def test_of_many_threads_asking_at_once_exactly_one_becomes_the_probe():
     assert sorted(answers) == [False] * 19 + [True]
 
 
-def _post_all_at_once(port: int, names: list[str]) -> list[tuple[str, int, float]]:
+def _post_all_at_once(port: int, names: list[str], key: str) -> list[tuple[str, int, float]]:
     """One lead per sender, all released at the same moment; (name, status, seconds) for each."""
     start = threading.Barrier(len(names))
     results: list[tuple[str, int, float]] = []
 
     def send(name: str) -> None:
         start.wait(timeout=30)
-        status, seconds = post_webhook(port, {"name": name, "phone_number": "9876543210"}, GUIDE_API_KEY)
+        status, seconds = post_webhook(port, {"name": name, "phone_number": "9876543210"}, key)
         results.append((name, status, seconds))
 
     threads = [threading.Thread(target=send, args=(name,)) for name in names]
@@ -139,30 +141,42 @@ def _outcome_of(url: str, request_id: str) -> str | None:
         engine.dispose()
 
 
-@pytest.mark.parametrize("outage", ["hang", "refuse"])
+def _table_key(url: str, spool_dir: str, label: str) -> str:
+    """A key made with `flask keys create`, read once by a worker so its list is saved beside the spool."""
+    app = make_app(url, SPOOL_DIR=spool_dir)
+    key = app.test_cli_runner().invoke(args=["keys", "create", "--label", label]).stdout.strip().splitlines()[-1]
+    with app.app_context():
+        assert app.extensions["keyring"].label_for(key) == label
+        dispose_engines()
+    return key
+
+
+@pytest.mark.parametrize("outage, sender_key", [("hang", "env"), ("refuse", "env"), ("hang", "table")])
 def test_30_senders_during_an_outage_all_get_201_within_2s_and_each_lead_is_stored_once(
-        postgresql_url, tmp_path, outage):
+        postgresql_url, tmp_path, outage, sender_key):
     target = sa.engine.make_url(postgresql_url)
     relay = TcpRelay(free_port(), (target.host or "127.0.0.1", target.port or 5432))
     relay.start()
     relay.set_mode(outage)  # from the start: no worker has ever reached the database
     relayed_url = target.set(host="127.0.0.1", port=relay.listen_port).render_as_string(hide_password=False)
     spool_dir = str(tmp_path / "spool")
+    prefix = f"breaker-{outage}-{sender_key}-{uuid.uuid4().hex[:8]}-"
+    # A key from the table (keys create) is checked against a list the worker refreshes from the database.
+    key = GUIDE_API_KEY if sender_key == "env" else _table_key(postgresql_url, spool_dir, prefix + "key")
     port = free_port()
     env = {"APP_ENV": "production", "SECRET_KEY": "test-secret-" + "x" * 32, "CARDEKHO_API_KEYS": GUIDE_API_KEY,
            "DATABASE_URL": relayed_url, "SPOOL_DIR": spool_dir, "SPOOL_DRAIN_INTERVAL": "1",
            "WEBHOOK_RATE_LIMIT": "100000 per minute", "RATELIMIT_STORAGE_URI": "memory://",
            "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4"}
-    prefix = f"breaker-{outage}-{uuid.uuid4().hex[:8]}-"
     server = start_gunicorn(port, env, workers=2)
     try:
         for _ in range(8):  # both workers up and serving (no database involved) before the clock starts
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10).close()
-        during = _post_all_at_once(port, [f"{prefix}{i}" for i in range(SENDERS)])
+        during = _post_all_at_once(port, [f"{prefix}{i}" for i in range(SENDERS)], key)
         late = [(name, status, round(seconds, 2)) for name, status, seconds in during
                 if status != 201 or seconds >= PROMISE_SECONDS]
         assert len(during) == SENDERS and not late, f"{late}; {_distribution(during)}"
-        print(f"\n{outage}: {SENDERS} senders, {_distribution(during)}")
+        print(f"\n{outage}, {sender_key} key: {SENDERS} senders, {_distribution(during)}")
 
         relay.set_mode("open")  # the database answers again; nothing is restarted
         expected = {name: 1 for name, _, _ in during}
@@ -179,7 +193,7 @@ def test_30_senders_during_an_outage_all_get_201_within_2s_and_each_lead_is_stor
         outcomes = []
         while "stored" not in outcomes and time.monotonic() < deadline:
             request_id = f"{prefix}after-{len(outcomes)}"
-            status, _ = post_webhook(port, {"name": request_id, "phone_number": "9876543210"}, GUIDE_API_KEY,
+            status, _ = post_webhook(port, {"name": request_id, "phone_number": "9876543210"}, key,
                                      headers={"X-Request-ID": request_id})
             assert status == 201
             outcomes.append(_outcome_of(postgresql_url, request_id))
@@ -190,7 +204,8 @@ def test_30_senders_during_an_outage_all_get_201_within_2s_and_each_lead_is_stor
         relay.close()
         engine = sa.create_engine(postgresql_url)
         with engine.begin() as connection:
-            connection.execute(sa.text('DELETE FROM "mg-digital-leads" WHERE name LIKE :prefix'),
-                               {"prefix": prefix + "%"})
+            for table, column in (('"mg-digital-leads"', "name"), ("api_keys", "label")):
+                connection.execute(sa.text(f"DELETE FROM {table} WHERE {column} LIKE :prefix"),
+                                   {"prefix": prefix + "%"})
         engine.dispose()
     assert "Traceback" not in log, log

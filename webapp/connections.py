@@ -60,3 +60,10 @@ def dispose_engines() -> None:
 
     for engine in db.engines.values():
         engine.dispose()
+
+
+def webhook_engine() -> sa.Engine:
+    """The engine the webhook reaches the database through: the autocommit one (short waits) when there is one."""
+    from webapp.extensions import db
+
+    return db.engines.get(AUTOCOMMIT_BIND, db.engine)
