@@ -128,6 +128,9 @@ class Config:
 
     # A real lead is well under 2 KiB; this leaves room for any extra attributes.
     MAX_CONTENT_LENGTH = 256 * 1024
+    # After a failed insert the webhook spools every lead at once for this long, then one lead tries the
+    # database again: a database that hangs costs one lead a second's wait, not every lead.
+    DATABASE_RETRY_SECONDS = 5
     # How much of a rejected body the intake log keeps for recovering the lead.
     INTAKE_BODY_CAP = 64 * 1024
     RATELIMIT_HEADERS_ENABLED = True

@@ -144,12 +144,14 @@ class TcpRelay:
     """A TCP relay in front of a real server, so a test can cut the line or make it hang.
 
     `mode` is "open" (forward), "refuse" (nothing listens: a server that is down)
-    or "hang" (accept and never answer: a server that is stuck).
+    or "hang" (accept and never answer: a server that is stuck). `accepted`
+    counts the connections it took, so a test can tell whether anyone tried.
     """
 
     def __init__(self, listen_port: int, target: tuple[str, int]):
         self.listen_port, self.target = listen_port, target
         self.mode = "open"
+        self.accepted = 0
         self._listener = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -209,6 +211,7 @@ class TcpRelay:
                 continue
             with self._lock:
                 self._connections.append(client)
+                self.accepted += 1
             if self.mode == "open":
                 try:
                     upstream = socket.create_connection(self.target, timeout=3)

@@ -108,11 +108,12 @@ def test_a_worker_that_starts_during_an_outage_still_knows_the_table_keys(keyed_
 
 
 def test_threads_refreshing_the_key_list_at_once_never_leave_a_torn_file(tmp_path):
+    from webapp.breaker import CircuitBreaker
     from webapp.keyring import KeyRing
 
     path = tmp_path / "api-keys.json"
     lists = [{f"hash-{writer}-{i}": f"label-{writer}" for i in range(200 * (writer + 1))} for writer in range(4)]
-    rings = [KeyRing([], 10, str(path)) for _ in lists]
+    rings = [KeyRing([], 10, str(path), CircuitBreaker(5)) for _ in lists]
     for _ in range(50):
         threads = [threading.Thread(target=ring._save_snapshot, args=(hashes,)) for ring, hashes in zip(rings, lists)]
         for thread in threads:

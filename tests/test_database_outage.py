@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app
 from tests.servers import TcpRelay, free_port
+from tests.test_database_breaker import FakeClock
+from webapp.breaker import CircuitBreaker
 from webapp.connections import dispose_engines
 from webapp.extensions import db
 
@@ -25,7 +27,7 @@ def relayed_app(postgresql_url, tmp_path):
     relay = TcpRelay(relay_port := free_port(), (target.host or "127.0.0.1", target.port or 5432))
     relay.start()
     url = target.set(host="127.0.0.1", port=relay_port).render_as_string(hide_password=False)
-    app = make_app(url, SPOOL_DIR=str(tmp_path / "spool"))
+    app = make_app(url, SPOOL_DIR=str(tmp_path / "spool"), DATABASE_RETRY_SECONDS=0.5)
     yield app, relay
     relay.close()
     with app.app_context():
@@ -71,6 +73,7 @@ def test_a_lead_sent_while_the_database_is_down_is_spooled_answered_201_and_stor
     assert "waiting: 1" in app.test_cli_runner().invoke(args=["spool", "status"]).output
 
     relay.set_mode("open")
+    time.sleep(app.config["DATABASE_RETRY_SECONDS"])  # after a failure, leads go to the spool this long
     response, seconds = _timed_post(client)
     assert response.status_code == 201, response.get_data(as_text=True)
     drain = app.test_cli_runner().invoke(args=["spool", "drain"])
@@ -84,6 +87,29 @@ def test_a_lead_sent_while_the_database_is_down_is_spooled_answered_201_and_stor
     assert before.created_at < spooled.created_at < after.created_at
     again = app.test_cli_runner().invoke(args=["spool", "drain"])
     assert "stored: 0" in again.output and len(_rows(app)) == 3
+
+
+def test_after_a_failure_leads_are_spooled_without_touching_the_database_until_one_tries_it_again(relayed_app):
+    app, relay = relayed_app
+    clock = FakeClock()
+    app.extensions["database_breaker"] = CircuitBreaker(retry_seconds=5, clock=clock)
+    client = app.test_client()
+    relay.set_mode("hang")
+    assert _timed_post(client)[0].status_code == 201  # waited for a connection that never answered; spooled
+    tried = relay.accepted
+    assert [_timed_post(client)[0].status_code for _ in range(3)] == [201, 201, 201]
+    assert relay.accepted == tried, "a lead waited on the hung database while the breaker was open"
+    assert app.extensions["spool"].backlog().waiting == 4
+
+    clock.now += 5
+    relay.set_mode("open")
+    assert [_timed_post(client)[0].status_code for _ in range(2)] == [201, 201]  # one tries, and it works
+    assert relay.accepted > tried
+    assert app.extensions["spool"].backlog().waiting == 4  # both went straight into the table
+    drain = app.test_cli_runner().invoke(args=["spool", "drain"])
+    assert "stored: 4, already stored: 0, failed: 0, still waiting: 0" in drain.output
+    rows = _rows(app)
+    assert len(rows) == 6 and len({row.intake_id for row in rows}) == 6
 
 
 def test_the_webhook_answers_503_only_when_the_spool_cannot_write_either(relayed_app, tmp_path):

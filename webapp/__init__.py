@@ -83,13 +83,13 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
     from webapp.intake.rate_limit import WebhookLimits
     from webapp.keyring import KeyRing
-    from webapp.spooling import init_spool
+    from webapp.spooling import breaker_for, init_spool
 
     init_spool(app)
     app.extensions["webhook_limits"] = WebhookLimits(app.config)
     app.extensions["export_slots"] = threading.BoundedSemaphore(app.config["EXPORTS_PER_WORKER"])
     app.extensions["keyring"] = KeyRing(app.config["CARDEKHO_API_KEYS"], app.config["API_KEY_CACHE_SECONDS"],
-                                        os.path.join(app.config["SPOOL_DIR"], "api-keys.json"))
+                                        os.path.join(app.config["SPOOL_DIR"], "api-keys.json"), breaker_for(app))
 
 
 def register_blueprints(app: Flask) -> None:

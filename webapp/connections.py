@@ -20,10 +20,19 @@ PING_AFTER_IDLE_SECONDS = 1.0
 AUTOCOMMIT_BIND = "autocommit"
 
 
+# A lead must be answered within 2 s even when the database hangs (accepts and never answers): the webhook
+# waits at most this long for a connection, then spools the lead. libpq counts whole seconds; 1 is its least.
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = 1
+
+
 def autocommit_bind(url: str, engine_options: dict) -> dict:
     """Flask-SQLAlchemy bind options for the autocommit engine: the app's engine options (binds do not
-    inherit them), a pool of its own."""
-    return {**engine_options, "url": url, "isolation_level": "AUTOCOMMIT"}
+    inherit them), a pool of its own, and short waits for a connection."""
+    options = {**engine_options, "url": url, "isolation_level": "AUTOCOMMIT"}
+    options["pool_timeout"] = WEBHOOK_CONNECT_TIMEOUT_SECONDS
+    options["connect_args"] = {**engine_options.get("connect_args", {}),
+                               "connect_timeout": WEBHOOK_CONNECT_TIMEOUT_SECONDS}
+    return options
 
 
 def ping_idle_connections(engine: sa.Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
@@ -51,3 +60,10 @@ def dispose_engines() -> None:
 
     for engine in db.engines.values():
         engine.dispose()
+
+
+def webhook_engine() -> sa.Engine:
+    """The engine the webhook reaches the database through: the autocommit one (short waits) when there is one."""
+    from webapp.extensions import db
+
+    return db.engines.get(AUTOCOMMIT_BIND, db.engine)

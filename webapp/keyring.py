@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from webapp.breaker import CircuitBreaker
+from webapp.connections import webhook_engine
 from webapp.extensions import db
 from webapp.leads.models import UTCDateTime, utcnow
 from webapp.leads.store import DB_OUTAGE_ERRORS, rollback_quietly
@@ -101,9 +103,10 @@ class _Cache:
 class KeyRing:
     """The keys one process accepts: `CARDEKHO_API_KEYS` plus the active keys in the table."""
 
-    def __init__(self, env_keys: list[str], cache_seconds: float, snapshot_path: str):
+    def __init__(self, env_keys: list[str], cache_seconds: float, snapshot_path: str, breaker: CircuitBreaker):
         self.env_keys = [(key.encode("utf-8", "surrogateescape"), env_key_label(key)) for key in env_keys]
         self.cache_seconds, self.snapshot_path = cache_seconds, snapshot_path
+        self.breaker = breaker  # the webhook's: a lead never waits on a database that just failed
         self._cache: _Cache | None = None
         self._retry_at = 0.0
         self._last_used: dict[str, float] = {}
@@ -125,17 +128,18 @@ class KeyRing:
     def _stored_hashes(self) -> dict[str, str]:
         now = time.monotonic()
         fresh = self._cache is not None and now - self._cache.read_at < self.cache_seconds
-        if fresh or now < self._retry_at:
+        if fresh or now < self._retry_at or not self.breaker.allow():
             return self._cache.hashes if self._cache else self._snapshot()
         try:
-            rows = db.session.execute(sa.select(ApiKey.key_hash, ApiKey.label)
-                                      .where(ApiKey.revoked_at.is_(None))).all()
-            db.session.commit()  # give the connection back before the rest of the request
+            with webhook_engine().connect() as connection:
+                rows = connection.execute(sa.select(ApiKey.key_hash, ApiKey.label)
+                                          .where(ApiKey.revoked_at.is_(None))).all()
         except DB_OUTAGE_ERRORS:
-            rollback_quietly()
+            self.breaker.failed()
             self._retry_at = now + RETRY_AFTER_FAILURE_SECONDS  # one slow attempt per outage, not per request
             log.warning("api keys: database unavailable; using the last list read")
             return self._cache.hashes if self._cache else self._snapshot()
+        self.breaker.succeeded()
         hashes = {key_hash: label for key_hash, label in rows}
         if self._cache is None or hashes != self._cache.hashes:
             self._save_snapshot(hashes)

@@ -1,4 +1,8 @@
-"""The app's spool and the per-worker thread that drains it when the database is back.
+"""The app's spool, the per-worker thread that drains it when the database is back, and the breaker.
+
+After a failed insert the breaker sends every lead of this worker straight to
+the spool for `DATABASE_RETRY_SECONDS`, then lets one lead try the database
+(webapp.breaker); each worker learns of an outage on its own.
 
 gunicorn forks workers, and a thread does not survive a fork: each worker
 starts its own drainer on its first request (checked by PID), so it works
@@ -12,6 +16,7 @@ import weakref
 
 from flask import Flask
 
+from webapp.breaker import CircuitBreaker
 from webapp.extensions import db
 from webapp.leads.spool import Spool
 from webapp.leads.store import drain_spool
@@ -27,6 +32,11 @@ def spool_for(app: Flask) -> Spool:
 def drainer_for(app: Flask) -> "SpoolDrainer":
     """This app's drainer."""
     return app.extensions["spool_drainer"]
+
+
+def breaker_for(app: Flask) -> CircuitBreaker:
+    """This process's breaker in front of the webhook's inserts: open, leads go straight to the spool."""
+    return app.extensions["database_breaker"]
 
 
 class SpoolDrainer:
@@ -92,7 +102,8 @@ class SpoolDrainer:
 
 
 def init_spool(app: Flask) -> None:
-    """Attach the spool and its drainer to `app`; workers start draining on their first request."""
+    """Attach the spool, its drainer and the database breaker to `app`; workers drain from their first request."""
     app.extensions["spool"] = Spool(app.config["SPOOL_DIR"])
+    app.extensions["database_breaker"] = CircuitBreaker(float(app.config["DATABASE_RETRY_SECONDS"]))
     drainer = app.extensions["spool_drainer"] = SpoolDrainer(app, float(app.config["SPOOL_DRAIN_INTERVAL"]))
     app.before_request(drainer.ensure_running)

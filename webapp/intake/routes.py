@@ -6,7 +6,7 @@ from webapp.intake.api_keys import key_refused, keyring, require_api_key
 from webapp.leads.store import receive_lead
 from webapp.leads.submission import parse_submission
 from webapp.request_log import request_event_values
-from webapp.spooling import drainer_for, spool_for
+from webapp.spooling import breaker_for, drainer_for, spool_for
 
 WEBHOOK_PATH = "/admin/mg-digital-leads/source/cardekho"
 SUCCESS_MESSAGE = "CarDekho lead inserted successfully"
@@ -25,7 +25,8 @@ def receive_cardekho_lead():
     if request.mimetype != "application/json":
         abort(415, description="Content-Type must be application/json")
     submission = parse_submission(request.get_data())  # kept for the intake log if it is rejected
-    receipt = receive_lead(submission, "CarDekho", spool_for(current_app), request_event_values(), g.started)
+    receipt = receive_lead(submission, "CarDekho", spool_for(current_app), breaker_for(current_app),
+                           request_event_values(), g.started)
     g.lead_id, g.intake_id = receipt.lead_id, receipt.intake_id
     if receipt.spooled:
         g.error_reason = "database unavailable: kept in the spool"

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
+from webapp.breaker import CircuitBreaker
 from webapp.connections import AUTOCOMMIT_BIND
 from webapp.extensions import db
 from webapp.leads.intake_log import SPOOLED, IntakeEvent, event_values
@@ -93,31 +94,44 @@ def rollback_quietly() -> None:
             pass  # the pool drops the broken connection; the next checkout makes a new one
 
 
-def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, event: dict | None = None,
-                 started: float | None = None) -> Receipt:
+def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, breaker: CircuitBreaker,
+                 event: dict | None = None, started: float | None = None) -> Receipt:
     """Store a lead now, or keep it in the spool while the database cannot take it.
 
     `event` (intake log columns) is written with the lead, atomically, or kept in
-    the spool file and written when the lead is drained. Raises `SpoolUnavailable`
-    only when the database failed and the spool could not write either. The
-    spooled copy carries the same `intake_id`, so if the failed insert did commit
-    after all, the drain does not store it twice.
+    the spool file and written when the lead is drained. While `breaker` keeps
+    callers away from the database after a failure, the lead goes to the spool
+    at once. Raises `SpoolUnavailable` only when the database failed and the
+    spool could not write either. The spooled copy carries the same `intake_id`,
+    so if the failed insert did commit after all, the drain does not store it twice.
     """
     intake_id, received_at = new_intake_id(), utcnow()
     event = dict(event or {}, intake_id=intake_id, received_at=received_at, status=201, outcome="stored")
+    if not breaker.allow():
+        cause = f"it failed less than {breaker.retry_seconds:g} s ago"
+        return _spool_lead(spool, submission, platform, event, started, cause)
     try:
         lead_id = insert_lead(lead_columns(submission, platform, received_at, intake_id),
                               dict(event, duration_ms=_elapsed_ms(started)))
     except sa_exc.SQLAlchemyError as error:
         if not is_outage(error):
+            breaker.succeeded()  # the database answered; it refused this lead
             raise
-        event.update(outcome=SPOOLED, reason="database unavailable: kept in the spool",
-                     received_at=received_at.isoformat(), duration_ms=_elapsed_ms(started))
-        spool.write(SpooledLead(intake_id, platform, received_at, submission.payload, {"intake_event": event}))
-        log.warning("database unavailable (%s): lead %s kept in the spool",
-                    type(getattr(error, "orig", None) or error).__name__, intake_id)
-        return Receipt(intake_id, received_at, None)
+        breaker.failed()
+        cause = type(getattr(error, "orig", None) or error).__name__
+        return _spool_lead(spool, submission, platform, event, started, cause)
+    breaker.succeeded()
     return Receipt(intake_id, received_at, lead_id)
+
+
+def _spool_lead(spool: Spool, submission: LeadSubmission, platform: str, event: dict, started: float | None,
+                cause: str) -> Receipt:
+    intake_id, received_at = event["intake_id"], event["received_at"]
+    event.update(outcome=SPOOLED, reason="database unavailable: kept in the spool",
+                 received_at=received_at.isoformat(), duration_ms=_elapsed_ms(started))
+    spool.write(SpooledLead(intake_id, platform, received_at, submission.payload, {"intake_event": event}))
+    log.warning("database unavailable (%s): lead %s kept in the spool", cause, intake_id)
+    return Receipt(intake_id, received_at, None)
 
 
 def _elapsed_ms(started: float | None) -> float | None:
