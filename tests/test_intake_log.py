@@ -1,4 +1,5 @@
 """The intake log: every webhook answer explained, rejected bodies kept for recovery, then purged."""
+import gzip
 import json
 from datetime import timedelta
 
@@ -57,6 +58,13 @@ def test_an_oversized_body_is_kept_capped(app, post_lead):
     [event] = _events(app)
     assert event.outcome == "too_large" and event.body_size == len(body)
     assert event.body == body.encode()[:64 * 1024] and event.body_truncated
+
+
+def test_a_rejected_gzip_body_is_kept_decompressed_so_it_can_be_read_and_recovered(app, post_lead):
+    body = json.dumps({"name": "Ravi"}).encode()
+    assert post_lead(data=gzip.compress(body), headers={"Content-Encoding": "gzip"}).status_code == 400
+    [event] = _events(app)
+    assert (event.outcome, event.body, event.recoverable) == ("invalid", body, True)
 
 
 def test_a_rate_limited_lead_is_kept_so_it_can_be_recovered(app_factory, post_lead):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db
+from webapp.request_body import decompressed
 from webapp.leads.intake_log import KEEP_BODY_STATUSES, outcome_for, record_event
 
 log = logging.getLogger("webapp.intake")
@@ -44,7 +45,7 @@ def _kept_body() -> tuple[bytes | None, bool]:
         if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
             raw = request.environ["wsgi.input"].read(cap + 1)  # a 413: read only what we keep
         else:
-            raw = request.get_data()
+            raw = decompressed(request, request.get_data())  # readable on the admin page, recoverable
     except (HTTPException, OSError):
         return None, False
     return raw[:cap], len(raw) > cap
