@@ -35,9 +35,6 @@ CATALOGUE = [
      "application/json"),
     ("multipart", b"--x\r\n\r\n--x--", "multipart/form-data; boundary=x", 415, "application/json"),
     ("text/plain JSON", json.dumps(SAMPLE_LEAD).encode(), "text/plain", 415, "application/json"),
-    ("latin-1 bytes", '{"name": "Ren\xe9", "phone_number": "9876543210"}'.encode("latin-1"),
-     "application/json", 400, "UTF-8"),
-    ("UTF-16 body", json.dumps(SAMPLE_LEAD).encode("utf-16"), "application/json", 400, "UTF-8"),
     ("NaN", b'{"name": "Ravi", "phone_number": "9876543210", "score": NaN}', "application/json", 400,
      "NaN"),
     ("Infinity", b'{"name": "Ravi", "phone_number": "9876543210", "score": -Infinity}', "application/json",
@@ -46,13 +43,6 @@ CATALOGUE = [
      400, "too large"),
     ("5000-digit integer", b'{"name": "Ravi", "phone_number": ' + b"9" * 5000 + b"}", "application/json", 400,
      "too long"),
-    ("NUL in name", _body(name="Ravi\u0000Kumar"), "application/json", 400, "NUL"),
-    ("NUL in an extra field", _body(note="a\u0000b"), "application/json", 400, "NUL"),
-    ("NUL in a field name", _body(**{"bad\u0000key": 1}), "application/json", 400, "NUL"),
-    ("lone surrogate in name", b'{"name": "\\ud800", "phone_number": "9876543210"}', "application/json",
-     400, "surrogate"),
-    ("lone surrogate deep inside", b'{"name": "R", "phone_number": "9876543210", "x": [{"y": "\\udfff"}]}',
-     "application/json", 400, "surrogate"),
     ("nesting 40 deep", _body(extra=json.loads("[" * 40 + "]" * 40)), "application/json", 400, "nested"),
     ("nesting 100000 deep", b'{"name": "R", "phone_number": "1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
      "application/json", 400, "nested"),
@@ -67,6 +57,9 @@ CATALOGUE = [
     ("phone is negative", _body(phone_number=-9876543210), "application/json", 400, "'phone_number'"),
     ("phone is a boolean", _body(phone_number=True), "application/json", 400, "'phone_number'"),
     ("phone is a list", _body(phone_number=["9876543210"]), "application/json", 400, "'phone_number'"),
+    ("name only a NUL", _body(name="\u0000"), "application/json", 400, "Missing required fields: name"),
+    ("phone only NULs", b'{"name": "R", "phone_number": "\\u0000\\u0000"}', "application/json", 400,
+     "Missing required fields: phone_number"),
 ]
 
 
@@ -87,6 +80,18 @@ def test_malformed_body_is_rejected_with_a_clear_json_error(client, leads, case,
 # (case, raw body, content type, the payload stored)
 KEPT_DESPITE_TRANSPORT = [
     ("no content type", json.dumps(SAMPLE_LEAD).encode(), "", SAMPLE_LEAD),
+    ("latin-1 bytes, undeclared", '{"name": "Ren\xe9", "phone_number": "9876543210"}'.encode("latin-1"),
+     "application/json", {"name": "Ren\ufffd", "phone_number": "9876543210"}),
+    ("UTF-16 body, undeclared", json.dumps(SAMPLE_LEAD).encode("utf-16"), "application/json", SAMPLE_LEAD),
+    ("NUL in name", _body(name="Ravi\u0000Kumar"), "application/json", dict(SAMPLE_LEAD, name="RaviKumar")),
+    ("NUL in an extra field", _body(note="a\u0000b"), "application/json", dict(SAMPLE_LEAD, note="ab")),
+    ("NUL in a field name", _body(**{"bad\u0000key": 1}), "application/json", dict(SAMPLE_LEAD, badkey=1)),
+    ("raw NUL bytes", b'{"name": "Ravi\x00",\x00 "phone_number": "9876543210"}', "application/json",
+     {"name": "Ravi", "phone_number": "9876543210"}),
+    ("lone surrogate in name", b'{"name": "R\\ud800", "phone_number": "9876543210"}', "application/json",
+     {"name": "R\ufffd", "phone_number": "9876543210"}),
+    ("lone surrogate deep inside", b'{"name": "R", "phone_number": "9876543210", "x": [{"\\udfff": "\\udfff"}]}',
+     "application/json", {"name": "R", "phone_number": "9876543210", "x": [{"\ufffd": "\ufffd"}]}),
 ]
 
 
@@ -108,11 +113,10 @@ def test_errors_never_echo_the_values_sent(client):
     assert response.status_code == 400 and secret not in response.get_data(as_text=True)
 
 
-def test_a_very_long_field_name_is_cut_in_the_error(client):
-    response = client.post(WEBHOOK, json=dict(SAMPLE_LEAD, **{"k" * 50_000: "a\u0000b"}),
-                           headers={"X-API-Key": GUIDE_API_KEY})
+def test_a_very_long_field_name_never_makes_a_long_error(client):
+    response = client.post(WEBHOOK, json={"k" * 50_000: "a\u0000b"}, headers={"X-API-Key": GUIDE_API_KEY})
     error = response.get_json()["error"]
-    assert response.status_code == 400 and f"field '{'k' * 40}…'" in error and len(error) < 200
+    assert response.status_code == 400 and error == "Missing required fields: name, phone_number"
 
 
 @pytest.mark.parametrize("field, value", [("car_model", {"make": "MG"}), ("campaign", False),

@@ -134,6 +134,53 @@ def test_an_unknown_content_encoding_is_415_naming_it(client, leads, encoding):
     assert leads() == []
 
 
+# --- Charsets: a declared charset is honoured; without one, UTF-8 (or the UTF-16/32 its bytes show) -
+
+def _text_lead(name: str) -> str:
+    return json.dumps(dict(SAMPLE_LEAD, name=name), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("charset, name, encode", [
+    ("latin-1", "René Dupré", lambda text: text.encode("latin-1")),
+    ("ISO-8859-1", "René Dupré", lambda text: text.encode("latin-1")),
+    ("windows-1252", "José €uro", lambda text: text.encode("cp1252")),
+    ("utf-16", "रवि कुमार", lambda text: text.encode("utf-16")),  # with a BOM
+    ("utf-16", "रवि कुमार", lambda text: text.encode("utf-16-be")),  # without: the bytes show the order
+    ("utf-16", "रवि कुमार", lambda text: text.encode("utf-16-le")),
+    ("utf-16le", "रवि कुमार", lambda text: text.encode("utf-16-le")),
+    ("utf-8", "रवि कुमार", lambda text: b"\xef\xbb\xbf" + text.encode("utf-8")),  # with a BOM
+    (None, "रवि कुमार", lambda text: text.encode("utf-16")),
+    (None, "रवि कुमार", lambda text: text.encode("utf-16-le")),
+    (None, "रवि कुमार", lambda text: b"\xef\xbb\xbf" + text.encode("utf-8")),
+], ids=["latin-1", "ISO-8859-1", "windows-1252", "utf-16 BOM", "utf-16 BE no BOM", "utf-16 LE no BOM",
+        "utf-16le", "utf-8 BOM", "undeclared utf-16 BOM", "undeclared utf-16 no BOM", "undeclared utf-8 BOM"])
+def test_a_declared_charset_is_honoured(client, leads, charset, name, encode):
+    content_type = "application/json" + (f"; charset={charset}" if charset else "")
+    response = _post(client, encode(_text_lead(name)), {"Content-Type": content_type})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    [lead] = leads()
+    assert lead.name == name and lead.payload["name"] == name
+
+
+@pytest.mark.parametrize("charset", ["klingon", "base64", "undefined", "x" * 300])
+def test_an_unknown_charset_is_415_naming_the_charset(client, leads, charset):
+    response = _post(client, _lead(), {"Content-Type": f"application/json; charset={charset}"})
+    _assert_refused(response, 415, "charset", charset[:40])
+    assert len(response.get_json()["error"]) < 200
+    assert leads() == []
+
+
+@pytest.mark.parametrize("charset, raw", [
+    ("windows-1252", _text_lead("Jos\x81").encode("latin-1")),  # 0x81 is no character in windows-1252
+    ("ascii", _text_lead("José").encode("utf-8")),
+    ("shift_jis", b'{"name": "\x81", "phone_number": "9876543210"}'),
+])
+def test_a_body_that_is_not_text_in_its_declared_charset_is_400_saying_so(client, leads, charset, raw):
+    response = _post(client, raw, {"Content-Type": f"application/json; charset={charset}"})
+    _assert_refused(response, 400, charset)
+    assert leads() == []
+
+
 # --- The same framings, as raw bytes, to gunicorn (gunicorn.conf.py) and to the development server ----
 
 @pytest.fixture(scope="module", params=["gunicorn", "development server"])
@@ -199,6 +246,8 @@ LIVE_FRAMINGS = [
     ("deflate raw", _raw_deflate(_lead("deflate raw")), {"Content-Encoding": "deflate"}, None, 201),
     ("brotli", _lead("brotli"), {"Content-Encoding": "br"}, None, 415),
     ("corrupt gzip", gzip.compress(_lead("corrupt gzip"))[:-12], {"Content-Encoding": "gzip"}, None, 400),
+    ("windows-1252 José", _text_lead("windows-1252 José").encode("cp1252"),
+     {"Content-Type": "application/json; charset=windows-1252"}, len(_text_lead("windows-1252 José")), 201),
     ("length longer than the body", _lead("length longer than the body"), {},
      len(_lead("length longer than the body")) + 50, 400),
     ("length shorter than the body", _lead("length shorter than the body"), {},

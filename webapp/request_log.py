@@ -32,10 +32,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def request_event_values() -> dict:
-    """The intake log's columns known from the request itself."""
-    return dict(source_ip=request.remote_addr, key_label=g.get("api_key_label"),
-                request_id=g.get("request_id"), body_size=request.content_length)
+def request_event_values(kept_body: bytes | None = None) -> dict:
+    """The intake log's columns known from the request itself, and `kept_body` (capped) if given."""
+    values = dict(source_ip=request.remote_addr, key_label=g.get("api_key_label"),
+                  request_id=g.get("request_id"), body_size=request.content_length)
+    if kept_body is not None:
+        values["body"], values["body_truncated"] = _capped(kept_body)
+    return values
+
+
+def _capped(raw: bytes) -> tuple[bytes, bool]:
+    cap = current_app.config["INTAKE_BODY_CAP"]
+    return raw[:cap], len(raw) > cap
 
 
 def _kept_body() -> tuple[bytes | None, bool]:
@@ -48,7 +56,7 @@ def _kept_body() -> tuple[bytes | None, bool]:
             raw = decompressed(request, request.get_data())  # readable on the admin page, recoverable
     except (HTTPException, OSError):
         return None, False
-    return raw[:cap], len(raw) > cap
+    return _capped(raw)
 
 
 def _record(response, duration_ms: float) -> None:

@@ -24,12 +24,11 @@ def receive_cardekho_lead():
     label = require_api_key()  # the guide's 401 or 403 (or 503 when keys cannot be checked)
     limits.check_key(label)
     body = read_json_body(request)  # the 413, 415 or 400 of a body no lead can be read from
-    submission = parse_submission(body.data)
-    receipt = receive_lead(submission, "CarDekho", spool_for(current_app), request_event_values(), g.started)
-    g.lead_id, g.intake_id = receipt.lead_id, receipt.intake_id
-    if receipt.spooled:
-        g.error_reason = "database unavailable: kept in the spool"
-    else:
+    submission = parse_submission(body.data, body.charset)
+    kept = body.data if submission.repairs else None  # a repaired lead's intake-log row keeps what was sent
+    receipt = receive_lead(submission, "CarDekho", spool_for(current_app), request_event_values(kept), g.started)
+    g.lead_id, g.intake_id, g.error_reason = receipt.lead_id, receipt.intake_id, receipt.reason
+    if not receipt.spooled:
         keyring().note_use(label)
         drainer_for(current_app).nudge()  # the database takes inserts: move any spooled leads now
     return jsonify(message=SUCCESS_MESSAGE), 201
