@@ -303,3 +303,16 @@ class PrivatePostgres:
                 except ProcessLookupError:
                     pass
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def start_dev_server(port: int, env: dict) -> subprocess.Popen:
+    """`python run.py` (Werkzeug's development server) on 127.0.0.1:port."""
+    log_file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+    process = subprocess.Popen([sys.executable, "run.py"], cwd=ROOT, env={**os.environ, **env, "PORT": str(port)},
+                               stdout=log_file, stderr=subprocess.STDOUT, text=True)
+    process.log_file = log_file
+    try:
+        wait_for_port(port)
+    except TimeoutError:
+        pytest.fail("the development server did not start:\n" + stop(process))
+    return process

@@ -57,6 +57,18 @@ def test_the_intake_log_page_lists_filters_and_counts_the_last_24_hours(app, adm
     assert "<td>stored</td><td></td><td>1</td>" in page.replace("\n", "").replace("  ", "")
 
 
+def test_repaired_leads_can_be_listed_and_show_the_body_as_sent(app, admin, post_lead):
+    post_lead(SAMPLE_LEAD)
+    post_lead(data=b'{"name": "Ravi\\u0000 Kumar", "phone_number": "9876543210"}')
+    listing = admin.get("/admin/intake-log").get_data(as_text=True)
+    assert '<option value="repaired">repaired</option>' in listing
+    filtered = admin.get("/admin/intake-log?outcome=repaired").get_data(as_text=True)
+    assert filtered.count('<td><a href="/admin/intake-log/') == 1 and "NUL characters removed" in filtered
+    [event_id] = _event_ids(app, "repaired")
+    page = admin.get(f"/admin/intake-log/{event_id}").get_data(as_text=True)
+    assert "Body kept" in page and "Ravi\\u0000 Kumar" in page and "Store as lead" not in page
+
+
 def test_a_rate_limited_lead_is_stored_by_an_admin_at_the_time_it_was_received(app_factory, auth, make_user,
                                                                                post_lead):
     app = app_factory(WEBHOOK_RATE_LIMIT="1 per minute")

@@ -3,7 +3,9 @@
 The catalogue is what a buggy sender or an attacker could put in a request;
 each runs on SQLite and on PostgreSQL.
 """
+import gzip
 import json
+import zlib
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,12 +33,8 @@ CATALOGUE = [
     ("JSON number", b"42", "application/json", 400, "JSON object"),
     ("form-encoded body", b"name=Ravi&phone_number=9876543210", "application/x-www-form-urlencoded", 415,
      "application/json"),
-    ("no content type", json.dumps(SAMPLE_LEAD).encode(), "", 415, "application/json"),
     ("multipart", b"--x\r\n\r\n--x--", "multipart/form-data; boundary=x", 415, "application/json"),
     ("text/plain JSON", json.dumps(SAMPLE_LEAD).encode(), "text/plain", 415, "application/json"),
-    ("latin-1 bytes", '{"name": "Ren\xe9", "phone_number": "9876543210"}'.encode("latin-1"),
-     "application/json", 400, "UTF-8"),
-    ("UTF-16 body", json.dumps(SAMPLE_LEAD).encode("utf-16"), "application/json", 400, "UTF-8"),
     ("NaN", b'{"name": "Ravi", "phone_number": "9876543210", "score": NaN}', "application/json", 400,
      "NaN"),
     ("Infinity", b'{"name": "Ravi", "phone_number": "9876543210", "score": -Infinity}', "application/json",
@@ -45,13 +43,6 @@ CATALOGUE = [
      400, "too large"),
     ("5000-digit integer", b'{"name": "Ravi", "phone_number": ' + b"9" * 5000 + b"}", "application/json", 400,
      "too long"),
-    ("NUL in name", _body(name="Ravi\u0000Kumar"), "application/json", 400, "NUL"),
-    ("NUL in an extra field", _body(note="a\u0000b"), "application/json", 400, "NUL"),
-    ("NUL in a field name", _body(**{"bad\u0000key": 1}), "application/json", 400, "NUL"),
-    ("lone surrogate in name", b'{"name": "\\ud800", "phone_number": "9876543210"}', "application/json",
-     400, "surrogate"),
-    ("lone surrogate deep inside", b'{"name": "R", "phone_number": "9876543210", "x": [{"y": "\\udfff"}]}',
-     "application/json", 400, "surrogate"),
     ("nesting 40 deep", _body(extra=json.loads("[" * 40 + "]" * 40)), "application/json", 400, "nested"),
     ("nesting 100000 deep", b'{"name": "R", "phone_number": "1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
      "application/json", 400, "nested"),
@@ -66,6 +57,9 @@ CATALOGUE = [
     ("phone is negative", _body(phone_number=-9876543210), "application/json", 400, "'phone_number'"),
     ("phone is a boolean", _body(phone_number=True), "application/json", 400, "'phone_number'"),
     ("phone is a list", _body(phone_number=["9876543210"]), "application/json", 400, "'phone_number'"),
+    ("name only a NUL", _body(name="\u0000"), "application/json", 400, "Missing required fields: name"),
+    ("phone only NULs", b'{"name": "R", "phone_number": "\\u0000\\u0000"}', "application/json", 400,
+     "Missing required fields: phone_number"),
 ]
 
 
@@ -82,17 +76,47 @@ def test_malformed_body_is_rejected_with_a_clear_json_error(client, leads, case,
     assert leads() == []
 
 
+# Transport details that once cost the lead (a 4xx is final for CarDekho): each is stored, repaired where needed.
+# (case, raw body, content type, the payload stored)
+KEPT_DESPITE_TRANSPORT = [
+    ("no content type", json.dumps(SAMPLE_LEAD).encode(), "", SAMPLE_LEAD),
+    ("latin-1 bytes, undeclared", '{"name": "Ren\xe9", "phone_number": "9876543210"}'.encode("latin-1"),
+     "application/json", {"name": "Ren\ufffd", "phone_number": "9876543210"}),
+    ("UTF-16 body, undeclared", json.dumps(SAMPLE_LEAD).encode("utf-16"), "application/json", SAMPLE_LEAD),
+    ("NUL in name", _body(name="Ravi\u0000Kumar"), "application/json", dict(SAMPLE_LEAD, name="RaviKumar")),
+    ("NUL in an extra field", _body(note="a\u0000b"), "application/json", dict(SAMPLE_LEAD, note="ab")),
+    ("NUL in a field name", _body(**{"bad\u0000key": 1}), "application/json", dict(SAMPLE_LEAD, badkey=1)),
+    ("raw NUL bytes", b'{"name": "Ravi\x00",\x00 "phone_number": "9876543210"}', "application/json",
+     {"name": "Ravi", "phone_number": "9876543210"}),
+    ("lone surrogate in name", b'{"name": "R\\ud800", "phone_number": "9876543210"}', "application/json",
+     {"name": "R\ufffd", "phone_number": "9876543210"}),
+    ("lone surrogate deep inside", b'{"name": "R", "phone_number": "9876543210", "x": [{"\\udfff": "\\udfff"}]}',
+     "application/json", {"name": "R", "phone_number": "9876543210", "x": [{"\ufffd": "\ufffd"}]}),
+]
+
+
+@pytest.mark.parametrize("case, raw, content_type, payload", KEPT_DESPITE_TRANSPORT,
+                         ids=[c[0] for c in KEPT_DESPITE_TRANSPORT])
+def test_a_lead_is_never_refused_over_transport_details(client, leads, case, raw, content_type, payload):
+    headers = {"X-API-Key": GUIDE_API_KEY}
+    if content_type:
+        headers["Content-Type"] = content_type
+    response = client.post(WEBHOOK, data=raw, headers=headers)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    [lead] = leads()
+    assert lead.payload == payload and lead.name == payload["name"]
+
+
 def test_errors_never_echo_the_values_sent(client):
     secret = "9876543210-private"
     response = client.post(WEBHOOK, json=dict(SAMPLE_LEAD, name=[secret]), headers={"X-API-Key": GUIDE_API_KEY})
     assert response.status_code == 400 and secret not in response.get_data(as_text=True)
 
 
-def test_a_very_long_field_name_is_cut_in_the_error(client):
-    response = client.post(WEBHOOK, json=dict(SAMPLE_LEAD, **{"k" * 50_000: "a\u0000b"}),
-                           headers={"X-API-Key": GUIDE_API_KEY})
+def test_a_very_long_field_name_never_makes_a_long_error(client):
+    response = client.post(WEBHOOK, json={"k" * 50_000: "a\u0000b"}, headers={"X-API-Key": GUIDE_API_KEY})
     error = response.get_json()["error"]
-    assert response.status_code == 400 and f"field '{'k' * 40}…'" in error and len(error) < 200
+    assert response.status_code == 400 and error == "Missing required fields: name, phone_number"
 
 
 @pytest.mark.parametrize("field, value", [("car_model", {"make": "MG"}), ("campaign", False),
@@ -225,3 +249,39 @@ def test_generated_bytes_never_5xx(client, raw):
     response = client.post(WEBHOOK, data=raw, headers={"X-API-Key": GUIDE_API_KEY,
                                                        "Content-Type": "application/json"})
     assert response.status_code in (201, 400) and response.is_json
+
+
+def _encoded(raw: bytes, codings: list[str]) -> bytes:
+    for coding in codings:
+        raw = gzip.compress(raw) if coding == "gzip" else zlib.compress(raw)
+    return raw
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.one_of(st.binary(max_size=300), lead_like.map(lambda body: json.dumps(body).encode())),
+       content_type=st.sampled_from([None, "application/json", "text/json", "application/x+json; charset=utf-16",
+                                     "application/json; charset=latin-1", "application/json; charset=klingon",
+                                     "application/json; charset=shift_jis", "text/plain"]),
+       encoding=st.sampled_from(["", "gzip", "deflate", "gzip, deflate", "br"]),
+       compressed=st.booleans(), chunked=st.booleans())
+def test_generated_bodies_in_any_framing_never_5xx_and_201_exactly_when_stored(app, raw, content_type, encoding,
+                                                                              compressed, chunked):
+    from webapp.extensions import db
+    from webapp.leads.models import Lead
+    import sqlalchemy as sa
+
+    headers = {"X-API-Key": GUIDE_API_KEY, "Content-Encoding": encoding}
+    if content_type:
+        headers["Content-Type"] = content_type
+    if compressed and "br" not in encoding:
+        raw = _encoded(raw, [coding.strip() for coding in encoding.split(",") if coding])
+    framing = {"headers": {**headers, "Transfer-Encoding": "chunked"},
+               "environ_overrides": {"wsgi.input_terminated": True}} if chunked else {"headers": headers}
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(Lead))
+    response = app.test_client().post(WEBHOOK, data=raw, **framing)
+    with app.app_context():
+        after = db.session.scalar(sa.select(sa.func.count()).select_from(Lead))
+    assert response.status_code in (201, 400, 415), response.get_data(as_text=True)
+    assert response.is_json and set(response.get_json()) == ({"message"} if response.status_code == 201 else {"error"})
+    assert after == before + (1 if response.status_code == 201 else 0)

@@ -1,4 +1,5 @@
 """The intake log: every webhook answer explained, rejected bodies kept for recovery, then purged."""
+import gzip
 import json
 from datetime import timedelta
 
@@ -59,6 +60,13 @@ def test_an_oversized_body_is_kept_capped(app, post_lead):
     assert event.body == body.encode()[:64 * 1024] and event.body_truncated
 
 
+def test_a_rejected_gzip_body_is_kept_decompressed_so_it_can_be_read_and_recovered(app, post_lead):
+    body = json.dumps({"name": "Ravi"}).encode()
+    assert post_lead(data=gzip.compress(body), headers={"Content-Encoding": "gzip"}).status_code == 400
+    [event] = _events(app)
+    assert (event.outcome, event.body, event.recoverable) == ("invalid", body, True)
+
+
 def test_a_rate_limited_lead_is_kept_so_it_can_be_recovered(app_factory, post_lead):
     app = app_factory(WEBHOOK_RATE_LIMIT="1 per minute")
     client = app.test_client()
@@ -84,6 +92,51 @@ def test_a_spooled_lead_is_logged_when_it_is_drained_with_its_receive_time(app, 
     assert (event.status, event.outcome, event.lead_id, event.request_id) == (201, "spooled", lead_id, "spooled-1")
     assert event.reason == "database unavailable: kept in the spool"
     assert abs((event.received_at - utcnow()).total_seconds()) < 60
+
+
+@pytest.mark.parametrize("raw, headers, repaired", [
+    (b'{"name": "Ravi\\u0000 Kumar", "phone_number": "9876543210"}', {}, "NUL characters removed"),
+    (b'{"name": "Ravi Kumar", "phone_number": "9876543210", "note": "\\ud800"}', {},
+     "lone surrogates replaced with U+FFFD"),
+    ('{"name": "Ravi Kumar", "phone_number": "9876543210", "city": "M\xfcnchen"}'.encode("latin-1"),
+     {"Content-Type": "application/json; charset=utf-8"}, "bytes that are not valid UTF-8 replaced with U+FFFD"),
+], ids=["NUL", "lone surrogate", "not UTF-8"])
+def test_a_repaired_lead_is_stored_and_its_row_says_repaired_and_keeps_the_body_as_sent(app, post_lead, leads, raw,
+                                                                                       headers, repaired):
+    response = post_lead(data=raw, content_type=headers.get("Content-Type", "application/json"))
+    assert response.status_code == 201
+    [lead] = leads()
+    [event] = _events(app)
+    assert lead.name == "Ravi Kumar"
+    assert (event.status, event.outcome, event.lead_id, event.reason) == (201, "repaired", lead.id,
+                                                                          f"repaired: {repaired}")
+    assert event.body == raw and not event.body_truncated and not event.recoverable
+
+
+def test_a_repaired_gzip_lead_keeps_its_decompressed_body(app, post_lead, leads):
+    raw = b'{"name": "Ravi\\u0000 Kumar", "phone_number": "9876543210"}'
+    assert post_lead(data=gzip.compress(raw), headers={"Content-Encoding": "gzip"}).status_code == 201
+    [event] = _events(app)
+    assert (event.outcome, event.body, event.lead_id) == ("repaired", raw, leads()[0].id)
+
+
+def test_a_repaired_lead_spooled_while_the_database_is_down_is_stored_and_its_row_still_says_repaired(app):
+    down = make_app(f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/none",
+                    SPOOL_DIR=app.config["SPOOL_DIR"])
+    raw = b'{"name": "Ravi\\u0000 Kumar", "phone_number": "9876543210", "note": "a\\udfffb"}'
+    response = down.test_client().post(WEBHOOK, data=raw, headers={"X-API-Key": GUIDE_API_KEY,
+                                                                    "Content-Type": "application/json"})
+    assert response.status_code == 201
+    assert _events(app) == []
+    with app.app_context():
+        assert drain_spool(app.extensions["spool"]).stored == 1
+        name, payload = db.session.execute(sa.text('SELECT name, payload FROM "mg-digital-leads"')).one()
+    assert name == "Ravi Kumar"
+    assert (json.loads(payload) if isinstance(payload, str) else payload)["note"] == "a\ufffdb"
+    [event] = _events(app)
+    assert (event.status, event.outcome, event.body) == (201, "repaired", raw)
+    assert event.reason == ("repaired: NUL characters removed; lone surrogates replaced with U+FFFD; "
+                            "database unavailable: kept in the spool")
 
 
 def test_bodies_are_purged_after_the_retention_period_and_rows_stay(app, post_lead):

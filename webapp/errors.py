@@ -6,7 +6,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.leads.spool import SpoolUnavailable
 from webapp.leads.store import DB_OUTAGE_ERRORS, rollback_quietly
-from webapp.leads.submission import InvalidSubmission
+from webapp.leads.submission import InvalidSubmission, UnsupportedCharset
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,10 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(InvalidSubmission)
     def invalid_submission(error):
         return error_response(400, str(error))
+
+    @app.errorhandler(UnsupportedCharset)
+    def unsupported_charset(error):
+        return error_response(415, str(error))
 
     @app.errorhandler(HTTPException)
     def http_error(error):

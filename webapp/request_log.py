@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db
+from webapp.request_body import decompressed
 from webapp.leads.intake_log import KEEP_BODY_STATUSES, outcome_for, record_event
 
 log = logging.getLogger("webapp.intake")
@@ -31,10 +32,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def request_event_values() -> dict:
-    """The intake log's columns known from the request itself."""
-    return dict(source_ip=request.remote_addr, key_label=g.get("api_key_label"),
-                request_id=g.get("request_id"), body_size=request.content_length)
+def request_event_values(kept_body: bytes | None = None) -> dict:
+    """The intake log's columns known from the request itself, and `kept_body` (capped) if given."""
+    values = dict(source_ip=request.remote_addr, key_label=g.get("api_key_label"),
+                  request_id=g.get("request_id"), body_size=request.content_length)
+    if kept_body is not None:
+        values["body"], values["body_truncated"] = _capped(kept_body)
+    return values
+
+
+def _capped(raw: bytes) -> tuple[bytes, bool]:
+    cap = current_app.config["INTAKE_BODY_CAP"]
+    return raw[:cap], len(raw) > cap
 
 
 def _kept_body() -> tuple[bytes | None, bool]:
@@ -44,10 +53,10 @@ def _kept_body() -> tuple[bytes | None, bool]:
         if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
             raw = request.environ["wsgi.input"].read(cap + 1)  # a 413: read only what we keep
         else:
-            raw = request.get_data()
+            raw = decompressed(request, request.get_data())  # readable on the admin page, recoverable
     except (HTTPException, OSError):
         return None, False
-    return raw[:cap], len(raw) > cap
+    return _capped(raw)
 
 
 def _record(response, duration_ms: float) -> None:

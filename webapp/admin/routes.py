@@ -6,7 +6,7 @@ from webapp.admin.trail import audit
 from webapp.audit import ACTIONS, audit_events
 from webapp.auth.access import role_required
 from webapp.extensions import db
-from webapp.leads.intake_log import OUTCOMES, SPOOLED, IntakeEvent, outcome_counts, recent_events
+from webapp.leads.intake_log import OUTCOMES, REPAIRED, SPOOLED, IntakeEvent, outcome_counts, recent_events
 from webapp.leads.models import MAX_ROW_ID
 from webapp.leads.recovery import NotRecoverable, recover_lead
 from webapp.leads.submission import InvalidSubmission
@@ -30,7 +30,7 @@ def intake_log():
     outcome = request.args.get("outcome") or None
     events = recent_events(outcome=outcome, before_id=_page_arg("before"), limit=PAGE_SIZE)
     return render_template("admin/intake_log.html", events=events, outcome=outcome, counts=outcome_counts(),
-                           outcomes=sorted(set(OUTCOMES.values()) | {SPOOLED}),
+                           outcomes=sorted(set(OUTCOMES.values()) | {SPOOLED, REPAIRED}),
                            backlog=spool_for(current_app).backlog(),
                            next_before=events[-1].id if len(events) == PAGE_SIZE else None)
 

@@ -1,10 +1,11 @@
 """POST /admin/mg-digital-leads/source/cardekho — the guide's sections 2 to 7."""
-from flask import abort, current_app, g, jsonify, request
+from flask import current_app, g, jsonify, request
 
 from webapp.intake import bp
 from webapp.intake.api_keys import key_refused, keyring, require_api_key
 from webapp.leads.store import receive_lead
 from webapp.leads.submission import parse_submission
+from webapp.request_body import read_json_body
 from webapp.request_log import request_event_values
 from webapp.spooling import breaker_for, drainer_for, spool_for
 
@@ -22,15 +23,13 @@ def receive_cardekho_lead():
         limits.check_failing_address(request.remote_addr)  # the client's address behind TRUSTED_PROXY_HOPS
     label = require_api_key()  # the guide's 401 or 403 (or 503 when keys cannot be checked)
     limits.check_key(label)
-    if request.mimetype != "application/json":
-        abort(415, description="Content-Type must be application/json")
-    submission = parse_submission(request.get_data())  # kept for the intake log if it is rejected
+    body = read_json_body(request)  # the 413, 415 or 400 of a body no lead can be read from
+    submission = parse_submission(body.data, body.charset)
+    kept = body.data if submission.repairs else None  # a repaired lead's intake-log row keeps what was sent
     receipt = receive_lead(submission, "CarDekho", spool_for(current_app), breaker_for(current_app),
-                           request_event_values(), g.started)
-    g.lead_id, g.intake_id = receipt.lead_id, receipt.intake_id
-    if receipt.spooled:
-        g.error_reason = "database unavailable: kept in the spool"
-    else:
+                           request_event_values(kept), g.started)
+    g.lead_id, g.intake_id, g.error_reason = receipt.lead_id, receipt.intake_id, receipt.reason
+    if not receipt.spooled:
         keyring().note_use(label)
         drainer_for(current_app).nudge()  # the database takes inserts: move any spooled leads now
     return jsonify(message=SUCCESS_MESSAGE), 201

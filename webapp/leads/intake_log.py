@@ -5,6 +5,7 @@ capped, so that a lead CarDekho will never resend can still be recovered; raw
 bodies are purged after a retention period. A stored lead's row is written in
 the lead's own transaction (one extra INSERT, no extra commit).
 """
+import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +21,8 @@ OUTCOMES = {
     500: "error", 503: "unavailable",
 }
 SPOOLED = "spooled"
+SPOOLED_REASON = "database unavailable: kept in the spool"
+REPAIRED = "repaired"  # stored (201) after removing what no database can hold; the row keeps the body as sent
 KEEP_BODY_STATUSES = (400, 413, 415, 429)
 
 
@@ -74,12 +77,25 @@ def _storable_text(value: str) -> str:
     return value.replace("\x00", "\\0").encode("utf-8", "replace").decode("utf-8")[:MAX_TEXT]
 
 
+def spoolable_event(values: dict) -> dict:
+    """Column values as a spool file keeps them, in JSON: times as ISO text, the body as base64."""
+    values = dict(values)
+    if isinstance(values.get("received_at"), datetime):
+        values["received_at"] = values["received_at"].isoformat()
+    if isinstance(values.get("body"), bytes):
+        values["body"] = base64.b64encode(values["body"]).decode("ascii")
+    return values
+
+
 def event_values(values: dict) -> dict:
-    """Storable column values from a dict of them (as kept in a spool file: times as ISO text)."""
-    values = {key: _storable_text(value) if isinstance(value, str) else value
+    """Storable column values from a dict of them (or from a spool file's `spoolable_event`)."""
+    text_columns = ("body", "received_at")  # what spoolable_event turned into text
+    values = {key: _storable_text(value) if isinstance(value, str) and key not in text_columns else value
               for key, value in values.items() if key in IntakeEvent.__table__.c}
     if isinstance(values.get("received_at"), str):
         values["received_at"] = datetime.fromisoformat(values["received_at"])
+    if isinstance(values.get("body"), str):
+        values["body"] = base64.b64decode(values["body"])
     return values
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from webapp.breaker import CircuitBreaker
 from webapp.connections import AUTOCOMMIT_BIND
 from webapp.extensions import db
-from webapp.leads.intake_log import SPOOLED, IntakeEvent, event_values
+from webapp.leads.intake_log import REPAIRED, SPOOLED, SPOOLED_REASON, IntakeEvent, event_values, spoolable_event
 from webapp.leads.models import Lead, utcnow
 from webapp.leads.phones import normalize_phone
 from webapp.leads.spool import Spool, SpooledLead
@@ -40,6 +40,7 @@ class Receipt:
     intake_id: str
     received_at: datetime
     lead_id: int | None
+    reason: str | None = None  # as in its intake-log row: what was repaired, that it was spooled
 
     @property
     def spooled(self) -> bool:
@@ -106,7 +107,9 @@ def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, breake
     so if the failed insert did commit after all, the drain does not store it twice.
     """
     intake_id, received_at = new_intake_id(), utcnow()
-    event = dict(event or {}, intake_id=intake_id, received_at=received_at, status=201, outcome="stored")
+    outcome = REPAIRED if submission.repairs else "stored"
+    event = dict(event or {}, intake_id=intake_id, received_at=received_at, status=201, outcome=outcome,
+                 reason=submission.repair_note)
     if not breaker.allow():
         cause = f"it failed less than {breaker.retry_seconds:g} s ago"
         return _spool_lead(spool, submission, platform, event, started, cause)
@@ -121,17 +124,20 @@ def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, breake
         cause = type(getattr(error, "orig", None) or error).__name__
         return _spool_lead(spool, submission, platform, event, started, cause)
     breaker.succeeded()
-    return Receipt(intake_id, received_at, lead_id)
+    return Receipt(intake_id, received_at, lead_id, submission.repair_note)
 
 
 def _spool_lead(spool: Spool, submission: LeadSubmission, platform: str, event: dict, started: float | None,
                 cause: str) -> Receipt:
     intake_id, received_at = event["intake_id"], event["received_at"]
-    event.update(outcome=SPOOLED, reason="database unavailable: kept in the spool",
-                 received_at=received_at.isoformat(), duration_ms=_elapsed_ms(started))
-    spool.write(SpooledLead(intake_id, platform, received_at, submission.payload, {"intake_event": event}))
+    # A repaired lead's row still says so when it is drained; the reason tells both.
+    reason = "; ".join(filter(None, (submission.repair_note, SPOOLED_REASON)))
+    event.update(outcome=SPOOLED if event["outcome"] == "stored" else event["outcome"], reason=reason,
+                 duration_ms=_elapsed_ms(started))
+    spool.write(SpooledLead(intake_id, platform, received_at, submission.payload,
+                            {"intake_event": spoolable_event(event)}))
     log.warning("database unavailable (%s): lead %s kept in the spool", cause, intake_id)
-    return Receipt(intake_id, received_at, None)
+    return Receipt(intake_id, received_at, None, reason)
 
 
 def _elapsed_ms(started: float | None) -> float | None:
