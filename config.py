@@ -34,7 +34,7 @@ def engine_options(url: str) -> dict:
     if url.startswith("postgresql"):
         return {
             "hide_parameters": True,  # SQL errors in logs must not carry names and phone numbers
-            "pool_pre_ping": False,  # webapp.connections pings only connections that sat idle: one round trip less
+            "pool_pre_ping": False,  # webapp.database pings only connections that sat idle: one round trip less
             "pool_recycle": 300,
             "pool_timeout": 3,
             "connect_args": {

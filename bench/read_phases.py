@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from bench import dashboard, export_bench, report
 from bench.commands import bench_app, flask_cli, has_dashboard
 from bench.servers import Gunicorn
-from webapp.connections import dispose_engines
+from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.leads.models import Lead
 

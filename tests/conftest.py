@@ -18,7 +18,7 @@ from flask_migrate import upgrade
 
 from config import GUIDE_API_KEY, normalize_database_url
 from webapp import create_app
-from webapp.connections import dispose_engines
+from webapp.database import dispose_engines
 from webapp.extensions import db
 
 WEBHOOK = "/admin/mg-digital-leads/source/cardekho"

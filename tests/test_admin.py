@@ -9,7 +9,7 @@ from tests.conftest import SAMPLE_LEAD, csrf_token_in
 from tests.factories import add_lead
 from webapp.audit import AuditEvent
 from webapp.extensions import db
-from webapp.leads.intake_log import IntakeEvent
+from webapp.intake.intake_log import IntakeEvent
 from webapp.leads.models import Lead
 
 
@@ -166,7 +166,7 @@ def test_signed_in_pages_show_a_banner_when_leads_stop_or_wait_in_the_spool(app_
         add_lead(datetime.now(UTC) - timedelta(hours=3))
     page = client.get("/admin/intake-log").get_data(as_text=True)
     assert "No lead has arrived for" in page and "Check the CarDekho integration" in page
-    from webapp.leads.spool import SpooledLead
+    from webapp.intake.spool import SpooledLead
     app.extensions["spool"].write(SpooledLead("x" * 32, "CarDekho", datetime.now(UTC), {"name": "a"}))
     assert "1 lead(s) received while the database was away" in client.get("/admin/intake-log").get_data(
         as_text=True)

@@ -108,8 +108,8 @@ def test_a_worker_that_starts_during_an_outage_still_knows_the_table_keys(keyed_
 
 
 def test_threads_refreshing_the_key_list_at_once_never_leave_a_torn_file(tmp_path):
-    from webapp.breaker import CircuitBreaker
-    from webapp.keyring import KeyRing
+    from webapp.intake.breaker import CircuitBreaker
+    from webapp.intake.keyring import KeyRing
 
     path = tmp_path / "api-keys.json"
     lists = [{f"hash-{writer}-{i}": f"label-{writer}" for i in range(200 * (writer + 1))} for writer in range(4)]

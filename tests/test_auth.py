@@ -10,7 +10,7 @@ from werkzeug.security import generate_password_hash
 from tests.conftest import TEST_PASSWORD, csrf_token_in, make_app
 from webapp.auth.accounts import change_password, find_user, set_active
 from webapp.auth.models import User
-from webapp.connections import dispose_engines
+from webapp.database import dispose_engines
 from webapp.extensions import db
 
 WRONG = "Email or password is incorrect."

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from config import GUIDE_API_KEY, load_config, normalize_database_url, split_keys
 from tests.conftest import migrate_database
 from webapp import create_app
-from webapp.connections import dispose_engines
+from webapp.database import dispose_engines
 from webapp.extensions import db
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

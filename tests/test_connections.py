@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, empty_tables, make_app
-from webapp.connections import AUTOCOMMIT_BIND, PING_AFTER_IDLE_SECONDS, dispose_engines
+from webapp.database import AUTOCOMMIT_BIND, PING_AFTER_IDLE_SECONDS, dispose_engines
 from webapp.extensions import db
 
 

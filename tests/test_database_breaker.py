@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from config import GUIDE_API_KEY
 from tests.conftest import make_app
 from tests.servers import TcpRelay, free_port, post_webhook, start_gunicorn, stop
-from webapp.breaker import CircuitBreaker
-from webapp.connections import dispose_engines
-from webapp.leads.spool import Spool
+from webapp.intake.breaker import CircuitBreaker
+from webapp.database import dispose_engines
+from webapp.intake.spool import Spool
 
 SENDERS = 30
 PROMISE_SECONDS = 2.0  # the promise: every lead answered within 2 s while the database hangs

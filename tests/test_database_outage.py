@@ -13,8 +13,8 @@ from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app
 from tests.servers import TcpRelay, free_port
 from tests.test_database_breaker import FakeClock
-from webapp.breaker import CircuitBreaker
-from webapp.connections import dispose_engines
+from webapp.intake.breaker import CircuitBreaker
+from webapp.database import dispose_engines
 from webapp.extensions import db
 
 SENDER_TIMEOUT = 10  # seconds, the guide's section 2

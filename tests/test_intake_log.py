@@ -10,10 +10,10 @@ from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app
 from tests.servers import free_port
 from webapp.extensions import db
-from webapp.keyring import env_key_label
-from webapp.leads.intake_log import IntakeEvent, outcome_counts
+from webapp.intake.keyring import env_key_label
+from webapp.intake.intake_log import IntakeEvent, outcome_counts
 from webapp.leads.models import utcnow
-from webapp.leads.store import drain_spool
+from webapp.intake.store import drain_spool
 
 
 def _events(app) -> list[IntakeEvent]:

@@ -30,7 +30,7 @@ def shared_redis():
 
 def _count_rows(url: str) -> int:
     app = make_app(url)
-    from webapp.connections import dispose_engines
+    from webapp.database import dispose_engines
     from webapp.extensions import db
     import sqlalchemy as sa
     with app.app_context():

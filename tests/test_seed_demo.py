@@ -4,12 +4,12 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from tests.conftest import make_app
-from webapp.connections import dispose_engines
+from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.leads.models import Lead
 from webapp.leads.phones import normalize_phone
 from webapp.leads.search import LeadFilters, search_leads
-from webapp.leads.store import build_lead
+from webapp.intake.store import build_lead
 from webapp.leads.submission import validate_submission
 
 COLUMNS = ("name", "phone_number", "phone_normalized", "car_model", "lead_url", "campaign", "utm_source",

@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from config import GUIDE_API_KEY
 from tests.conftest import make_app, migrate_database
 from tests.servers import ROOT, PrivatePostgres, free_port, post_webhook, start_gunicorn, stop
-from webapp.connections import dispose_engines
+from webapp.database import dispose_engines
 from webapp.extensions import db
-from webapp.leads.spool import STALE_CLAIM_SECONDS, Spool, SpooledLead
-from webapp.leads.store import drain_spool, new_intake_id
+from webapp.intake.spool import STALE_CLAIM_SECONDS, Spool, SpooledLead
+from webapp.intake.store import drain_spool, new_intake_id
 
 SENDER_TIMEOUT = 10  # seconds, the guide's section 2
 DRAIN_DEADLINE = 30  # seconds after the restart, the promise
@@ -215,7 +215,7 @@ def test_a_claim_whose_lead_was_already_stored_is_not_stored_again(app, tmp_path
     _spool_leads(spool, 3)
     [claim] = list(spool.claims(limit=1))
     with app.app_context():
-        from webapp.leads.store import insert_once
+        from webapp.intake.store import insert_once
         insert_once(claim.read())  # a drainer stored it, then died before deleting the file
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()
@@ -265,7 +265,7 @@ def test_a_file_that_cannot_be_a_lead_is_set_aside_not_retried_forever(app, tmp_
 def test_a_dropped_connection_reported_as_a_plain_database_error_is_an_outage_but_bad_data_is_not():
     from sqlalchemy import exc
 
-    from webapp.leads.store import is_outage
+    from webapp.intake.store import is_outage
 
     dropped = exc.DatabaseError("INSERT", {}, Exception("no message from the libpq"), connection_invalidated=True)
     assert is_outage(dropped)
@@ -288,7 +288,7 @@ def test_a_new_workers_first_requests_arriving_together_all_get_their_answer(app
                 time.sleep(0.3)
             real_thread.__init__(self, *args, **kwargs)
 
-    monkeypatch.setattr("webapp.spooling.threading.Thread", SlowToStart)
+    monkeypatch.setattr("webapp.intake.drain.threading.Thread", SlowToStart)
     try:
         for sender in senders:
             sender.start()

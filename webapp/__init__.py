@@ -39,7 +39,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def configure_logging(app: Flask) -> None:
     """Log our lines to stderr (gunicorn captures them) and repeat any config warnings."""
-    from webapp.request_log import RequestIdFilter
+    from webapp.intake.request_log import RequestIdFilter
 
     logger = logging.getLogger("webapp")
     if not logger.handlers:
@@ -59,10 +59,11 @@ def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
                     exist_ok=True)
-    from webapp import audit, keyring  # noqa: F401  (Alembic and the app see the tables)
-    from webapp.leads import intake_log, models  # noqa: F401
+    from webapp import audit  # noqa: F401  (Alembic and the app see the tables)
+    from webapp.intake import intake_log, keyring  # noqa: F401
+    from webapp.leads import models  # noqa: F401
 
-    from webapp.connections import AUTOCOMMIT_BIND, autocommit_bind, ping_idle_connections
+    from webapp.database import AUTOCOMMIT_BIND, autocommit_bind, ping_idle_connections
 
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     on_postgresql = uri.startswith("postgresql")
@@ -82,8 +83,8 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
     from webapp.intake.rate_limit import WebhookLimits
-    from webapp.keyring import KeyRing
-    from webapp.spooling import breaker_for, init_spool
+    from webapp.intake.keyring import KeyRing
+    from webapp.intake.drain import breaker_for, init_spool
 
     init_spool(app)
     app.extensions["webhook_limits"] = WebhookLimits(app.config)
@@ -107,7 +108,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """`flask spool ...`, `flask leads ...` and the other operator commands."""
-    from webapp.commands import intake_cli, keys_cli, spool_cli
+    from webapp.intake.cli import intake_cli, keys_cli, spool_cli
     from webapp.leads.cli import leads_cli
 
     for group in (spool_cli, keys_cli, intake_cli, leads_cli):
@@ -117,7 +118,7 @@ def register_commands(app: Flask) -> None:
 def register_error_handlers(app: Flask) -> None:
     """JSON errors on the webhook, HTML for people, and one log line per webhook call."""
     from webapp.errors import API_PREFIX, register_error_handlers as install
-    from webapp.request_log import register_request_log
+    from webapp.intake.request_log import register_request_log
     from webapp.security import register_security_headers
 
     install(app)

@@ -4,13 +4,14 @@ import logging
 from flask import g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.leads.spool import SpoolUnavailable
-from webapp.leads.store import DB_OUTAGE_ERRORS, rollback_quietly
 from webapp.leads.submission import InvalidSubmission, UnsupportedCharset
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/admin/mg-digital-leads/source/"
+
+from webapp.intake.spool import SpoolUnavailable  # noqa: E402  (webapp.intake imports API_PREFIX)
+from webapp.intake.store import DB_OUTAGE_ERRORS, rollback_quietly  # noqa: E402
 KEPT_HEADERS = ("Allow", "Retry-After")
 
 

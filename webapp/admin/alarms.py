@@ -6,8 +6,8 @@ from flask import current_app
 
 from webapp.admin import bp
 from webapp.leads.silence import BusinessHours, check_silence
-from webapp.leads.store import last_lead_time, rollback_quietly
-from webapp.spooling import spool_for
+from webapp.intake.store import last_lead_time, rollback_quietly
+from webapp.intake.drain import spool_for
 
 
 @dataclass(frozen=True)

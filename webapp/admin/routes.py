@@ -6,12 +6,12 @@ from webapp.admin.trail import audit
 from webapp.audit import ACTIONS, audit_events
 from webapp.auth.access import role_required
 from webapp.extensions import db
-from webapp.leads.intake_log import OUTCOMES, REPAIRED, SPOOLED, IntakeEvent, outcome_counts, recent_events
+from webapp.intake.intake_log import OUTCOMES, REPAIRED, SPOOLED, IntakeEvent, outcome_counts, recent_events
 from webapp.leads.models import MAX_ROW_ID
 from webapp.leads.recovery import NotRecoverable, recover_lead
 from webapp.leads.submission import InvalidSubmission
 from webapp.leads.timezones import to_ist
-from webapp.spooling import spool_for
+from webapp.intake.drain import spool_for
 
 PAGE_SIZE = 50
 

@@ -1,7 +1,7 @@
 """The `X-API-Key` check of the guide's section 3 (headers only: the body is not read yet)."""
 from flask import abort, current_app, g, request
 
-from webapp.keyring import KeyRing, KeysUnavailable
+from webapp.intake.keyring import KeyRing, KeysUnavailable
 
 HEADER = "X-API-Key"
 

@@ -3,11 +3,11 @@ from flask import current_app, g, jsonify, request
 
 from webapp.intake import bp
 from webapp.intake.api_keys import key_refused, keyring, require_api_key
-from webapp.leads.store import receive_lead
+from webapp.intake.store import receive_lead
 from webapp.leads.submission import parse_submission
-from webapp.request_body import read_json_body
-from webapp.request_log import request_event_values
-from webapp.spooling import breaker_for, drainer_for, spool_for
+from webapp.intake.request_body import read_json_body
+from webapp.intake.request_log import request_event_values
+from webapp.intake.drain import breaker_for, drainer_for, spool_for
 
 WEBHOOK_PATH = "/admin/mg-digital-leads/source/cardekho"
 SUCCESS_MESSAGE = "CarDekho lead inserted successfully"

@@ -4,9 +4,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.leads.intake_log import IntakeEvent
+from webapp.intake.intake_log import IntakeEvent
 from webapp.leads.models import Lead, utcnow
-from webapp.leads.store import build_lead, new_intake_id
+from webapp.intake.store import build_lead, new_intake_id
 from webapp.leads.submission import parse_submission
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 PING_AFTER_IDLE_SECONDS = 1.0
 
-# The webhook's one-statement insert (webapp.leads.store.insert_lead) runs on an engine of its own whose
+# The webhook's one-statement insert (webapp.intake.store.insert_lead) runs on an engine of its own whose
 # connections are in autocommit from the moment they open. Switching a pooled connection to autocommit per
 # use made SQLAlchemy switch it back as it returned to the pool; when the database went away in between,
 # that reset raised, the request got a 500 and the pool never got its slot back (after 15, every

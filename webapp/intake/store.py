@@ -10,13 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from webapp.breaker import CircuitBreaker
-from webapp.connections import AUTOCOMMIT_BIND
+from webapp.intake.breaker import CircuitBreaker
+from webapp.database import AUTOCOMMIT_BIND
 from webapp.extensions import db
-from webapp.leads.intake_log import REPAIRED, SPOOLED, SPOOLED_REASON, IntakeEvent, event_values, spoolable_event
+from webapp.intake.intake_log import REPAIRED, SPOOLED, SPOOLED_REASON, IntakeEvent, event_values, spoolable_event
 from webapp.leads.models import Lead, utcnow
 from webapp.leads.phones import normalize_phone
-from webapp.leads.spool import Spool, SpooledLead
+from webapp.intake.spool import Spool, SpooledLead
 from webapp.leads.submission import InvalidSubmission, LeadSubmission, validate_submission
 
 log = logging.getLogger(__name__)

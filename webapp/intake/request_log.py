@@ -13,8 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db
-from webapp.request_body import decompressed
-from webapp.leads.intake_log import KEEP_BODY_STATUSES, outcome_for, record_event
+from webapp.intake.request_body import decompressed
+from webapp.intake.intake_log import KEEP_BODY_STATUSES, outcome_for, record_event
 
 log = logging.getLogger("webapp.intake")
 

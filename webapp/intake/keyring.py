@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.breaker import CircuitBreaker
-from webapp.connections import webhook_engine
+from webapp.intake.breaker import CircuitBreaker
+from webapp.database import webhook_engine
 from webapp.extensions import db
 from webapp.leads.models import UTCDateTime, utcnow
-from webapp.leads.store import DB_OUTAGE_ERRORS, rollback_quietly
+from webapp.intake.store import DB_OUTAGE_ERRORS, rollback_quietly
 
 log = logging.getLogger(__name__)
 

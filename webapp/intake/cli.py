@@ -3,12 +3,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from webapp.leads.intake_log import outcome_counts, purge_bodies
+from webapp.intake.intake_log import outcome_counts, purge_bodies
 from webapp.audit import command_line_actor, record_audit
-from webapp.keyring import KeyCommandError, create_key, list_keys, revoke_key
-from webapp.leads.store import drain_spool
+from webapp.intake.keyring import KeyCommandError, create_key, list_keys, revoke_key
+from webapp.intake.store import drain_spool
 from webapp.leads.timezones import to_ist
-from webapp.spooling import spool_for
+from webapp.intake.drain import spool_for
 
 spool_cli = AppGroup("spool", help="Leads kept on disk while the database was unavailable.")
 keys_cli = AppGroup("keys", help="API keys for webhook senders (X-API-Key).")

@@ -2,12 +2,12 @@
 
 After a failed insert the breaker sends every lead of this worker straight to
 the spool for `DATABASE_RETRY_SECONDS`, then lets one lead try the database
-(webapp.breaker); each worker learns of an outage on its own.
+(webapp.intake.breaker); each worker learns of an outage on its own.
 
 gunicorn forks workers, and a thread does not survive a fork: each worker
 starts its own drainer on its first request (checked by PID), so it works
 with and without `--preload`. Several drainers at once are safe: files are
-claimed by rename and inserted by unique intake id (see webapp.leads.spool).
+claimed by rename and inserted by unique intake id (see webapp.intake.spool).
 """
 import logging
 import os
@@ -16,10 +16,10 @@ import weakref
 
 from flask import Flask
 
-from webapp.breaker import CircuitBreaker
+from webapp.intake.breaker import CircuitBreaker
 from webapp.extensions import db
-from webapp.leads.spool import Spool
-from webapp.leads.store import drain_spool
+from webapp.intake.spool import Spool
+from webapp.intake.store import drain_spool
 
 log = logging.getLogger(__name__)
 
