@@ -41,10 +41,14 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def header(duration_s: float, sizes: str, machine_text: str) -> str:
+def now() -> str:
+    """The time of a run, as RESULTS.md states it."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def header(minutes: float, sizes: str, machine_text: str, command: str = "make bench") -> str:
     """The top of RESULTS.md."""
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"# Benchmark results\n\nProduced by `make bench` on {now} in {duration_s / 60:.1f} minutes "
+    return (f"# Benchmark results\n\nProduced by `{command}` on {now()} in {minutes:.1f} minutes "
             f"({sizes}).\n\n**Machine:** {machine_text}\n")
 
 
