@@ -24,6 +24,12 @@ def machine(dsn: str) -> str:
             "every figure is compared with a baseline measured in the same run.")
 
 
+def load_average() -> float:
+    """The machine's 1-minute load average: how much else was running beside a benchmark."""
+    with open("/proc/loadavg") as loadavg:
+        return float(loadavg.read().split()[0])
+
+
 def table(headers: list[str], rows: list[list]) -> str:
     """A Markdown table; floats get sensible precision."""
     def cell(value):

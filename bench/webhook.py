@@ -27,6 +27,10 @@ class ServerResult:
         """Median req/s of the rounds."""
         return statistics.median(run.rate for run in self.runs)
 
+    def rates(self) -> str:
+        """Each round's req/s, lowest first: how far the noise of the machine spread them."""
+        return ", ".join(f"{run.rate:,.0f}" for run in sorted(self.runs, key=lambda run: run.rate))
+
     @property
     def p50(self) -> float:
         """Median of the rounds' p50 latencies, ms."""
@@ -94,11 +98,11 @@ def worker_cpu_seconds(pids: list[int]) -> float:
 
 
 def results_table(results: dict[int, dict[str, ServerResult]]) -> str:
-    """Per concurrency and server: req/s, p50, p99, worker CPU per request, every answer by status."""
-    rows = [[concurrency, name, result.rate, result.p50, result.p99, result.cpu, result.answers()]
+    """Per concurrency and server: req/s (and each round's), p50, p99, worker CPU per request, every answer."""
+    rows = [[concurrency, name, result.rate, result.rates(), result.p50, result.p99, result.cpu, result.answers()]
             for concurrency, by_server in results.items() for name, result in by_server.items()]
-    return report.table(["senders", "server", "req/s", "p50 ms", "p99 ms", "worker CPU ms / request", "answers"],
-                        rows)
+    return report.table(["senders", "server", "req/s", "req/s of the rounds", "p50 ms", "p99 ms",
+                         "worker CPU ms / request", "answers"], rows)
 
 
 def ratios_table(results: dict[int, dict[str, ServerResult]]) -> str:

@@ -28,7 +28,9 @@ class WebhookPhases:
             apps.append(("twin", "bench.minimal_app:app", {**self.real_env, "LEADS_TABLE": TWIN_TABLE}))
         with contextlib.ExitStack() as stack:
             servers = [(name, stack.enter_context(Gunicorn(app, env, WORKERS, self.log))) for name, app, env in apps]
+            self.load_averages = [report.load_average()]
             results = webhook.compare(servers, self.key, s.senders, s.seconds, s.warmup_seconds, s.rounds)
+            self.load_averages.append(report.load_average())
             profiled = s.profile and py_spy() and self.profile_webhook(servers[0][1])
         self.webhook_results = results
         self.targets += webhook.target_rows(results)
@@ -43,6 +45,9 @@ class WebhookPhases:
         """Section 1's text: how it was measured, each server's figures, the ratios."""
         s = self.settings
         warmup = f"a {s.warmup_seconds} s warm-up" if s.warmup_seconds else "no warm-up"
+        began, ended = self.load_averages
+        load = (f"its 1-minute load average was {began:.1f} when the runs began and {ended:.1f} when they ended "
+                f"({os.cpu_count()} cores)")
         return (f"## 1. Webhook at {s.leads:,} leads\n\n"
                 "Load from **wrk** (`bench/webhook.lua`: one wrk thread, keep-alive connections, a distinct lead "
                 "per request, every answer counted by status) against three servers on the same PostgreSQL "
@@ -56,7 +61,7 @@ class WebhookPhases:
                 "taking turns with the order rotating; each figure is the median of the rounds. Worker CPU is "
                 "the user + system time of the server's worker processes (from /proc) over a run, divided by its "
                 "answers. The machine is shared with other work, so single runs are noisy: compare within a run, "
-                "and read the ratios.\n\n" + webhook.results_table(results) + "\n\n"
+                f"and read the ratios; {load}.\n\n" + webhook.results_table(results) + "\n\n"
                 + webhook.ratios_table(results) + "\n")
 
     def profile_webhook(self, real: Gunicorn) -> str | None:
