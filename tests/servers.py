@@ -114,10 +114,11 @@ def scratch_database(postgresql_url: str, suffix: str) -> Iterator[str]:
         admin.close()
 
 
-def start_gunicorn(port: int, env: dict, workers: int = 2, options: tuple[str, ...] = ()) -> subprocess.Popen:
-    """`gunicorn run:app` (gunicorn.conf.py, then `options`) with `workers` workers on 127.0.0.1:port."""
+def start_gunicorn(port: int, env: dict, workers: int = 2, options: tuple[str, ...] = (),
+                   app: str = "run:app") -> subprocess.Popen:
+    """`gunicorn APP` (gunicorn.conf.py, then `options`) with `workers` workers on 127.0.0.1:port."""
     command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-               "--access-logfile", "-", "--error-logfile", "-", "--timeout", "30", *options, "run:app"]
+               "--access-logfile", "-", "--error-logfile", "-", "--timeout", "30", *options, app]
     # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe blocks every worker.
     log_file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log_file,
