@@ -125,6 +125,19 @@ class Config:
         if self.EXPORTS_PER_WORKER >= threads:
             raise ConfigError(f"EXPORTS_PER_WORKER must be below GUNICORN_THREADS ({threads}): a worker needs a "
                               "thread free for CarDekho's leads while its downloads run")
+        self.read_sign_in_settings(env)
+
+    def read_sign_in_settings(self, env) -> None:
+        """The limits on password guessing (webapp/auth/sign_in_limits.py), from `env`."""
+        def limit(name: str, default: str) -> str:
+            return checked_limit(name, env.get(name, default))
+
+        # Browsers that never signed in to the account: per address, per account and address, per account.
+        self.LOGIN_RATE_LIMIT_PER_IP = limit("LOGIN_RATE_LIMIT_PER_IP", "20 per minute")
+        self.LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP = limit("LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP", "5 per 15 minutes")
+        self.LOGIN_RATE_LIMIT_PER_ACCOUNT = limit("LOGIN_RATE_LIMIT_PER_ACCOUNT", "10 per hour")
+        # A browser holding a device cookie for the account: on its own, whatever the others do.
+        self.LOGIN_RATE_LIMIT_PER_DEVICE = limit("LOGIN_RATE_LIMIT_PER_DEVICE", "5 per 15 minutes")
 
     # A real lead is well under 2 KiB; this leaves room for any extra attributes.
     MAX_CONTENT_LENGTH = 256 * 1024
