@@ -141,3 +141,17 @@ def test_a_json_sign_in_is_refused_and_checks_no_password(app, client, auth, mak
     assert audited(app, "sign_in_failed") == 0 and audited(app, "sign_in") == 0
     assert client.post("/login", data=fields, content_type="multipart/form-data").status_code == 302
 
+
+def test_sign_ins_beyond_the_hashing_slots_get_a_busy_page_and_the_slot_comes_back(
+        app_factory, make_user, protected_views):
+    app = app_factory(PASSWORD_HASHES_PER_WORKER=1, PASSWORD_HASH_WAIT_SECONDS=0.2)
+    make_user()
+    make_user("broken@raam.example", name="Broken", password_hash="bogus$salt$hash")  # a hash nobody can read
+    auth = browser(app, protected_views)
+    with app.extensions["password_slots"].hold():  # another sign-in of this worker is hashing
+        busy = auth.login()
+    assert busy.status_code == 503 and busy.mimetype == "text/html"
+    assert "Sign-in is busy" in busy.get_data(as_text=True) and int(busy.headers["Retry-After"]) > 0
+    assert not signed_in(auth)
+    assert WRONG in auth.login("broken@raam.example").get_data(as_text=True)  # its check failed: no 500
+    assert auth.login().status_code == 302  # the one slot came back after both

@@ -12,6 +12,9 @@ from config import GUIDE_API_KEY
 from tests.conftest import TEST_PASSWORD, make_app, migrate_database
 from tests.servers import free_port, run_flask, start_gunicorn, start_redis, stop
 
+MIB = 1024 * 1024
+SCRYPT_MIB = 128  # N=2^17, r=8: what one password check holds while it runs
+
 
 @pytest.fixture
 def private_redis():
@@ -87,7 +90,8 @@ def failed_sign_ins(url: str) -> int:
 
 
 def test_parallel_wrong_passwords_get_no_more_password_checks_than_the_limit(server_env, private_redis):
-    env = {**server_env, "RATELIMIT_STORAGE_URI": private_redis, "GUNICORN_THREADS": "8"}
+    env = {**server_env, "RATELIMIT_STORAGE_URI": private_redis, "GUNICORN_THREADS": "8",
+           "PASSWORD_HASH_WAIT_SECONDS": "60"}  # every admitted attempt gets its check, however slow the machine
     run_flask({**env}, "users", "create", "asha@raam.example", "--name", "Asha", "--role", "sales",
               stdin=TEST_PASSWORD + "\n")
     port = free_port()
@@ -101,6 +105,42 @@ def test_parallel_wrong_passwords_get_no_more_password_checks_than_the_limit(ser
     assert sorted(statuses) == [200] * 5 + [429] * 19, log  # 5 per account and address in 15 minutes
     assert failed_sign_ins(server_env["DATABASE_URL"]) == 5
     assert as_json == 415  # the same fields as JSON are no way around the form's limits
+
+
+def _worker_pid(master_pid: int) -> int:
+    with open(f"/proc/{master_pid}/task/{master_pid}/children") as children:
+        [pid] = children.read().split()
+    return int(pid)
+
+
+def _memory_kib(pid: int) -> dict[str, int]:
+    with open(f"/proc/{pid}/status") as status:
+        lines = [line.split(":", 1) for line in status]
+    return {name: int(value.split()[0]) for name, value in lines if name in ("VmRSS", "VmHWM")}
+
+
+def test_parallel_sign_ins_hash_no_more_passwords_at_once_than_the_cap(server_env):
+    cap = 2
+    env = {**server_env, "GUNICORN_THREADS": "8", "PASSWORD_HASHES_PER_WORKER": str(cap),
+           "PASSWORD_HASH_WAIT_SECONDS": "60"}
+    port = free_port()
+    server = start_gunicorn(port, env, workers=1)
+    try:
+        worker = _worker_pid(server.pid)
+        browser = Browser(port)
+        assert browser.sign_in("warm-up@raam.example", "not the password") == 200
+        with open(f"/proc/{worker}/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")  # the peak (VmHWM) starts again from the current RSS
+        before = _memory_kib(worker)["VmRSS"]
+        statuses = in_parallel(8, lambda i: browser.sign_in(f"nobody{i}@raam.example", "not the password"))
+        peak = _memory_kib(worker)["VmHWM"]
+    finally:
+        log = stop(server)
+    assert statuses == [200] * 8, log  # every unknown email got its (dummy) check and the usual answer
+    grown_mib = (peak - before) * 1024 / MIB
+    print(f"8 parallel sign-ins, cap {cap}: worker RSS {before / 1024:.0f} MiB -> peak {peak / 1024:.0f} MiB "
+          f"(+{grown_mib:.0f} MiB)")
+    assert grown_mib < (cap + 1) * SCRYPT_MIB  # cap x 128 MiB, and less than one more check's worth on top
 
 
 def test_sign_ins_are_counted_in_redis_and_still_work_while_it_is_down(tmp_path, caplog):

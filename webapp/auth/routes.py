@@ -9,11 +9,14 @@ from webapp.auth.accounts import authenticate, end_sessions, normalize_email, re
 from webapp.auth.devices import (DEVICE_COOKIE, DEVICE_COOKIE_LIFETIME, DEVICE_COOKIE_PATH, Device,
                                  device_cookie_value, new_device, read_device)
 from webapp.auth.forms import NOT_A_FORM, LoginForm, sent_as_a_form
+from webapp.auth.passwords import HashingBusy
 from webapp.auth.sign_in_limits import SignInAttempt, account_key
 from webapp.errors import error_response
 
 SIGN_IN_FAILED = "Email or password is incorrect."
 TOO_MANY_ATTEMPTS = "Too many sign-in attempts. Please wait a few minutes and try again."
+SIGN_IN_BUSY = "Sign-in is busy right now. Please try again in a few seconds."
+BUSY_RETRY_SECONDS = 5
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -32,7 +35,10 @@ def login():
         retry_after = current_app.extensions["sign_in_limits"].admit(attempt)
         if retry_after is not None:
             return _form_again(form, next_path, TOO_MANY_ATTEMPTS, 429, retry_after)
-        user = authenticate(email, form.password.data)
+        try:
+            user = authenticate(email, form.password.data, current_app.extensions["password_slots"])
+        except HashingBusy:
+            return _form_again(form, next_path, SIGN_IN_BUSY, 503, BUSY_RETRY_SECONDS)
         if user is not None:
             return _signed_in(user, device or new_device(), attempt.account, next_path)
         audit("sign_in_failed", actor=email)  # who was tried, existing or not
