@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime
 
+import psycopg2
 import sqlalchemy as sa
 
 from webapp.extensions import db
@@ -97,12 +98,12 @@ def copy_export(head: str, conditions: list, counter: list[int]) -> Iterator[str
     """`head`, then the CSV rows of the leads matching `conditions`, newest first, as PostgreSQL writes them."""
     connection = db.engine.raw_connection()
     chunks, stop = queue.Queue(maxsize=8), threading.Event()
-    statement = copy_statement(conditions, connection.cursor())
-    worker = threading.Thread(target=_copy_into, args=(connection, statement, _ChunkSink(chunks, stop)),
-                              name="csv-export", daemon=True)
-    worker.start()
-    finished = False
+    worker, finished = None, False
     try:
+        statement = copy_statement(conditions, connection.cursor())
+        worker = threading.Thread(target=_copy_into, args=(connection, statement, _ChunkSink(chunks, stop)),
+                                  name="csv-export", daemon=True)
+        worker.start()
         while (item := chunks.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
@@ -114,10 +115,19 @@ def copy_export(head: str, conditions: list, counter: list[int]) -> Iterator[str
         finished = True
     finally:
         stop.set()
-        if not finished:
-            connection.dbapi_connection.cancel()  # stop the server's COPY; the connection is not reused
+        _end_copy(connection, worker, finished)
+
+
+def _end_copy(connection, worker: threading.Thread | None, finished: bool) -> None:
+    """Give the connection back (a finished COPY) or stop the server's COPY and drop the connection."""
+    if not finished:
+        try:
+            connection.dbapi_connection.cancel()
+        except psycopg2.Error:
+            pass  # the connection is dead already: nothing runs on it any more
+    if worker is not None:
         worker.join(timeout=10)
-        if finished:
-            connection.close()
-        else:
-            connection.invalidate()
+    if finished:
+        connection.close()
+    else:
+        connection.invalidate()
