@@ -44,6 +44,15 @@ def test_copy_writes_what_python_writes(pg, filters):
     assert len(copied) > 1 or filters.q == "o'brien \\"
 
 
+@pytest.mark.parametrize("model", ["+1-1", "=1+1", "-2", "@SUM(A1)", "+91 98765-43210"])
+def test_both_paths_exempt_only_the_phone_columns(pg, model):
+    add_lead(name="Ravi", phone_number="+91 98765-43210", car_model=model, lead_url=model)
+    for rows in (parse(export_csv(LeadFilters())), parse(python_export(LeadFilters(), [0]))):
+        cells = dict(zip(rows[0], rows[1]))
+        assert (cells["Phone"], cells["Phone (E.164)"]) == ("+91 98765-43210", "+919876543210")
+        assert (cells["Car model"], cells["Lead URL"]) == ("'" + model, "'" + model)
+
+
 def test_abandoned_export_cancels_the_copy_and_leaves_the_pool_healthy(pg):
     db.session.execute(sa.text("""
         INSERT INTO "mg-digital-leads" (platform, name, phone_number, payload)

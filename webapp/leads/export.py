@@ -24,24 +24,34 @@ EXPORT_COLUMNS = [
 ]
 # OWASP CSV injection: a cell starting with one of these is run as a formula by spreadsheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# ...except a phone number, which no spreadsheet can run: "+91 98765-43210" stays as it is.
+# ...except a phone number in a phone column, which a person must be able to dial: "+91 98765-43210"
+# stays as it is there. Anywhere else "+1-1" is a sum (Excel shows 0), so it is neutralised.
+PHONE_COLUMNS = ("phone_number", "phone_normalized")
 PHONE_LIKE = re.compile(r"\+?[0-9][0-9 ()\-]*")
 ROWS_PER_CHUNK = 1000
 
 log = logging.getLogger(__name__)
 
 
-def neutralize_cell(value) -> str:
-    """The text of a cell, with a leading apostrophe where a spreadsheet would see a formula."""
+def neutralize_cell(value, phone: bool = False) -> str:
+    """The text of a cell, with a leading apostrophe where a spreadsheet would see a formula.
+
+    `phone` marks a phone column, where a phone-like value is left as it is.
+    """
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not PHONE_LIKE.fullmatch(text):
-        return "'" + text
-    return text
+    if not text.startswith(FORMULA_STARTS) or (phone and PHONE_LIKE.fullmatch(text)):
+        return text
+    return "'" + text
+
+
+# For each text column after the id and the time: whether it is a phone column.
+_TEXT_IS_PHONE = [column.key in PHONE_COLUMNS for _, column in EXPORT_COLUMNS[2:]]
 
 
 def _csv_row(values) -> list[str]:
     lead_id, created_at, *text = values
-    return [str(lead_id), to_ist(created_at).strftime("%Y-%m-%d %H:%M:%S"), *map(neutralize_cell, text)]
+    cells = [neutralize_cell(value, phone) for value, phone in zip(text, _TEXT_IS_PHONE)]
+    return [str(lead_id), to_ist(created_at).strftime("%Y-%m-%d %H:%M:%S"), *cells]
 
 
 def export_csv(filters: LeadFilters, counter: list[int] | None = None) -> Iterator[str]:
