@@ -4,6 +4,7 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote_plus
 
 import pytest
 import sqlalchemy as sa
@@ -221,3 +222,19 @@ def test_a_shared_url_keeps_its_filter_selected_even_when_the_value_is_not_offer
     signed_in()
     page = client.get(LIST, query_string={"car_model": "MG Cyberster"}).get_data(as_text=True)
     assert '<option value="MG Cyberster" selected>' in page and "No leads match." in page
+
+
+@pytest.mark.parametrize("q", ["#", "a", "ab", "%", "_", "--", "98"])
+def test_a_search_no_index_can_answer_says_what_to_type_over_the_unfiltered_list(client, signed_in, seed, q):
+    seed({"name": "Ravi Kumar"}, {"name": "Sunita Rao"})
+    signed_in("manager")
+    page = client.get(LIST, query_string={"q": q}).get_data(as_text=True)
+    assert "Type at least 3 letters or digits in a row to search" in page
+    assert sorted(rows_of(page)) == ["Ravi Kumar", "Sunita Rao"] and "2 leads" in page
+    assert f'name="q" value="{q}"' in page  # the box keeps what was typed
+    assert f'id="export-link" href="{EXPORT}"' in page  # the export is what the list shows
+    response = client.get(LIST, query_string={"q": q}, headers={"HX-Request": "true", "HX-Target": "lead-results"})
+    assert "Type at least 3 letters or digits" in response.get_data(as_text=True)
+    assert response.headers["HX-Push-Url"] == f"{LIST}?q={quote_plus(q)}"  # the URL is still what was typed
+    refused = client.get(EXPORT, query_string={"q": q})
+    assert refused.status_code == 400 and "Type at least 3 letters" in refused.get_data(as_text=True)
