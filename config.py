@@ -125,6 +125,24 @@ class Config:
         if self.EXPORTS_PER_WORKER >= threads:
             raise ConfigError(f"EXPORTS_PER_WORKER must be below GUNICORN_THREADS ({threads}): a worker needs a "
                               "thread free for CarDekho's leads while its downloads run")
+        self.read_sign_in_settings(env)
+
+    def read_sign_in_settings(self, env) -> None:
+        """The limits on password guessing and on password hashing (webapp/auth/), from `env`."""
+        def limit(name: str, default: str) -> str:
+            return checked_limit(name, env.get(name, default))
+
+        # Browsers that never signed in to the account: per address, per account and address, per account.
+        self.LOGIN_RATE_LIMIT_PER_IP = limit("LOGIN_RATE_LIMIT_PER_IP", "20 per minute")
+        self.LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP = limit("LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP", "5 per 15 minutes")
+        self.LOGIN_RATE_LIMIT_PER_ACCOUNT = limit("LOGIN_RATE_LIMIT_PER_ACCOUNT", "10 per hour")
+        # A browser holding a device cookie for the account: on its own, whatever the others do.
+        self.LOGIN_RATE_LIMIT_PER_DEVICE = limit("LOGIN_RATE_LIMIT_PER_DEVICE", "5 per 15 minutes")
+        # Each check holds 128 MiB (scrypt at OWASP's cost), so the cap bounds a worker's memory.
+        self.PASSWORD_HASHES_PER_WORKER = checked_number(env, "PASSWORD_HASHES_PER_WORKER", "2",
+                                                         "a whole number, 1 or more", kind=int, minimum=1)
+        self.PASSWORD_HASH_WAIT_SECONDS = checked_number(env, "PASSWORD_HASH_WAIT_SECONDS", "3",
+                                                         "a number of seconds, 0 or more", minimum=0)
 
     # A real lead is well under 2 KiB; this leaves room for any extra attributes.
     MAX_CONTENT_LENGTH = 256 * 1024

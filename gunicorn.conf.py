@@ -13,7 +13,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # worker sends no heartbeat while it writes one response, so gunicorn killed it at `timeout` and cut
 # the file (tests/test_slow_download.py); a gthread worker's main thread keeps beating while one of
 # its threads waits on a slow reader, and the other threads go on serving.
-worker_class = "gthread"
+# gthread's threads also read the requests, so clients that send them slowly could hold every thread;
+# this subclass reads each request in the main loop and gives it a thread once it is complete
+# (a request still arriving after 10 s gets a 408). Measured in docs/scaling.md ("Slow clients").
+worker_class = "gunicorn_worker.WholeRequestWorker"
 threads = gunicorn_threads(os.environ)
 # CarDekho gives up after 10 s; the database settles its timeouts within ~6 s (connect 3 s,
 # statement 5 s) and then spools. A worker whose main loop stops for 30 s is killed and replaced.

@@ -1,41 +1,15 @@
-"""A bounded HTTP load generator for loopback only: N requests from C concurrent senders, then it stops."""
+"""One HTTP request at a time over loopback, timed: the dashboard benchmarks' client (the webhook's is wrk)."""
 import asyncio
-import statistics
 import threading
 import time
-from dataclasses import dataclass
 
 HOST = "127.0.0.1"  # never anything but this machine
-
-
-@dataclass
-class LoadResult:
-    """What one bounded run measured."""
-
-    requests: int
-    seconds: float
-    latencies: list[float]  # seconds, one per request
-    statuses: dict[int, int]
-
-    @property
-    def rate(self) -> float:
-        """Requests per second."""
-        return self.requests / self.seconds
-
-    def percentile(self, p: float) -> float:
-        """The p-th percentile latency in milliseconds."""
-        return percentile(self.latencies, p) * 1000
 
 
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile of `values` (p in 0..100)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
-
-
-def median(values: list[float]) -> float:
-    """The median, for rounds."""
-    return statistics.median(values)
 
 
 def http_request(method: str, path: str, port: int, body: bytes = b"", headers: dict | None = None) -> bytes:
@@ -54,32 +28,6 @@ async def _send(port: int, payload: bytes, timeout: float) -> tuple[int, float, 
     finally:
         writer.close()
     return int(response[9:12] or 0), time.perf_counter() - started, response
-
-
-async def _run(port: int, requests: list[bytes], concurrency: int, timeout: float, deadline: float):
-    latencies, statuses = [], {}
-    queue = iter(requests)
-
-    async def sender():
-        for payload in queue:
-            if time.monotonic() > deadline:
-                return
-            try:
-                status, seconds, _ = await _send(port, payload, timeout)
-            except (OSError, asyncio.TimeoutError):
-                status, seconds = 0, timeout
-            latencies.append(seconds)
-            statuses[status] = statuses.get(status, 0) + 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(sender() for _ in range(concurrency)))
-    return LoadResult(len(latencies), time.perf_counter() - started, latencies, statuses)
-
-
-def run_load(port: int, requests: list[bytes], concurrency: int, timeout: float = 10.0,
-             max_seconds: float = 120.0) -> LoadResult:
-    """Send every request in `requests` with `concurrency` senders; stop when all are sent or at the deadline."""
-    return _in_own_loop(lambda: _run(port, requests, concurrency, timeout, time.monotonic() + max_seconds))
 
 
 def fetch(port: int, payload: bytes, timeout: float = 60.0) -> tuple[int, float, bytes]:

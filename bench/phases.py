@@ -5,7 +5,7 @@ import secrets
 from bench import report
 from bench.commands import flask_cli, index_migration, psql
 from bench.read_phases import SEED, ReadPhases
-from bench.webhook_phases import TWIN_TABLE, WebhookPhases
+from bench.webhook_phases import THREADS, TWIN_TABLE, WORKERS, WebhookPhases
 from config import normalize_database_url
 
 
@@ -19,8 +19,8 @@ class Phases(WebhookPhases, ReadPhases):
         self.cli_env = {**os.environ, "APP_ENV": "development", "DATABASE_URL": self.dsn, "SECRET_KEY": "bench"}
         self.real_env = {"APP_ENV": "production", "DATABASE_URL": self.dsn, "SECRET_KEY": secrets.token_hex(32),
                          "CARDEKHO_API_KEYS": key, "RATELIMIT_STORAGE_URI":
-                         f"redis://127.0.0.1:6379/{settings.redis_db}", "WEBHOOK_RATE_LIMIT": "1000000 per minute"}
-        self.minimal_env = {"DATABASE_URL": self.dsn, "CARDEKHO_API_KEYS": key}
+                         f"redis://127.0.0.1:6379/{settings.redis_db}", "WEBHOOK_RATE_LIMIT": "1000000 per minute",
+                         "WEB_CONCURRENCY": str(WORKERS), "GUNICORN_THREADS": THREADS}
         self.sections: list[str] = []
         self.targets: list[list] = []
         self.log = os.path.join(settings.work, "gunicorn.log")
@@ -30,13 +30,25 @@ class Phases(WebhookPhases, ReadPhases):
         self.seed_postgresql()
         self.make_twin()
         self.add_indexes()
-        self.index_cost(self.webhook(profile=self.settings.profile))
+        self.webhook(with_twin=True)
+        self.index_cost()
         self.webhook_breakdown()
         self.trim_to_seeded()
         self.dashboard_postgresql()
         self.export()
         self.dashboard_sqlite()
         self.sections.insert(0, self.data_section())
+        return self.body()
+
+    def webhook_only(self) -> str:
+        """`--only webhook`: a small seeded table with every index, then the three servers; a body of its own."""
+        self.seed_postgresql()
+        self.add_indexes()
+        self.webhook(with_twin=False)
+        return self.body()
+
+    def body(self) -> str:
+        """The targets table, then every section."""
         targets = "## Targets\n\n" + report.table(["target", "measured", "verdict"], self.targets) + "\n"
         return "\n" + targets + "\n" + "\n".join(self.sections)
 

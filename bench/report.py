@@ -24,6 +24,12 @@ def machine(dsn: str) -> str:
             "every figure is compared with a baseline measured in the same run.")
 
 
+def load_average() -> float:
+    """The machine's 1-minute load average: how much else was running beside a benchmark."""
+    with open("/proc/loadavg") as loadavg:
+        return float(loadavg.read().split()[0])
+
+
 def table(headers: list[str], rows: list[list]) -> str:
     """A Markdown table; floats get sensible precision."""
     def cell(value):
@@ -41,10 +47,14 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def header(duration_s: float, sizes: str, machine_text: str) -> str:
+def now() -> str:
+    """The time of a run, as RESULTS.md states it."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def header(minutes: float, sizes: str, machine_text: str, command: str = "make bench") -> str:
     """The top of RESULTS.md."""
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"# Benchmark results\n\nProduced by `make bench` on {now} in {duration_s / 60:.1f} minutes "
+    return (f"# Benchmark results\n\nProduced by `{command}` on {now()} in {minutes:.1f} minutes "
             f"({sizes}).\n\n**Machine:** {machine_text}\n")
 
 

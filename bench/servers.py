@@ -1,13 +1,14 @@
-"""gunicorn for the benchmark: any app module, logs to a file, stopped by its PID."""
-import os
-import subprocess
-import sys
+"""gunicorn for the benchmark: any app module, started and stopped by the tests' own helpers, logs to a file."""
+from tests.servers import free_port, start_gunicorn, stop
 
-from tests.servers import ROOT, free_port, stop, wait_for_port
+# gunicorn.conf.py applies (production's settings) except worker recycling: a worker stays the same process
+# through a run, so its CPU can be read from /proc and no restart lands in one app's numbers. A long timeout:
+# a worker starved of CPU by the load must not be killed mid-run.
+BENCH_OPTIONS = ("--max-requests", "0", "--timeout", "120")
 
 
 class Gunicorn:
-    """`gunicorn -w N APP` on a free loopback port, for a `with` block."""
+    """`gunicorn -w N APP` on a free loopback port, for a `with` block; its output is appended to `log_path`."""
 
     def __init__(self, app: str, env: dict, workers: int, log_path: str):
         self.app, self.env, self.workers, self.log_path = app, env, workers, log_path
@@ -15,19 +16,7 @@ class Gunicorn:
         self.process = None
 
     def __enter__(self) -> "Gunicorn":
-        # gunicorn.conf.py applies (production's settings) except worker recycling: a worker stays the same
-        # process through a run, so its CPU can be read from /proc and no restart lands in one app's numbers.
-        command = [sys.executable, "-m", "gunicorn", "-c", os.path.join(ROOT, "gunicorn.conf.py"),
-                   "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}", "--max-requests", "0",
-                   "--timeout", "120", "--error-logfile", "-", self.app]
-        self.log = open(self.log_path, "a")
-        self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **self.env}, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
-        try:
-            wait_for_port(self.port, timeout=30)
-        except TimeoutError:
-            self.__exit__()
-            raise RuntimeError(f"gunicorn {self.app} did not start; see {self.log_path}") from None
+        self.process = start_gunicorn(self.port, self.env, self.workers, BENCH_OPTIONS, app=self.app)
         return self
 
     def worker_pids(self) -> list[int]:
@@ -37,8 +26,9 @@ class Gunicorn:
             return [int(pid) for pid in children.read().split()]
 
     def __exit__(self, *exc) -> None:
-        stop(self.process)
-        self.log.close()
+        output = stop(self.process)
+        with open(self.log_path, "a") as log:
+            log.write(f"--- gunicorn {self.app} on port {self.port}\n{output}")
 
 
 def memory_kib(pid: int) -> dict[str, int]:

@@ -1,59 +1,93 @@
-"""Benchmark 1: the real webhook against the minimal endpoint (and the minimal endpoint against itself on a
-table without the dashboard indexes), taking turns, at 1, 8 and 32 senders."""
-import json
+"""Benchmark 1: webhook servers taking turns under wrk — req/s, latency and worker CPU per request of each.
+
+The servers run on the same database with the same gunicorn settings; at each concurrency every round runs
+each server once, the order rotating, so the machine's other load falls on all of them alike. A server's
+figures are the medians of its rounds. Every answer is counted by status: a run in which any answer was not
+2xx (a 429 included) or a connection failed makes its server's figures invalid, and every ratio built on them
+says so instead of a verdict.
+"""
 import os
+import statistics
+from dataclasses import dataclass, field
 
-from bench.load import http_request, median, run_load
+from bench import report
 from bench.servers import Gunicorn
-from webapp.leads.demo import demo_rows
-
-WEBHOOK = "/admin/mg-digital-leads/source/cardekho"
+from bench.wrk import WrkRun, run_wrk
 
 
-def lead_requests(port: int, key: str, count: int) -> list[bytes]:
-    """`count` webhook requests with varied, realistic bodies (cycled from 200 demo leads)."""
-    bodies = [json.dumps(row[-2]).encode() for row in demo_rows(200, seed=5)]
-    headers = {"Content-Type": "application/json", "X-API-Key": key}
-    prepared = [http_request("POST", WEBHOOK, port, body, headers) for body in bodies]
-    return [prepared[i % len(prepared)] for i in range(count)]
+@dataclass
+class ServerResult:
+    """One server at one concurrency, over the rounds."""
+
+    runs: list[WrkRun] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)  # worker CPU per request, one per run
+
+    @property
+    def rate(self) -> float:
+        """Median req/s of the rounds."""
+        return statistics.median(run.rate for run in self.runs)
+
+    def rates(self) -> str:
+        """Each round's req/s, lowest first: how far the noise of the machine spread them."""
+        return ", ".join(f"{run.rate:,.0f}" for run in sorted(self.runs, key=lambda run: run.rate))
+
+    @property
+    def p50(self) -> float:
+        """Median of the rounds' p50 latencies, ms."""
+        return statistics.median(run.p50_ms for run in self.runs)
+
+    @property
+    def p99(self) -> float:
+        """Median of the rounds' p99 latencies, ms."""
+        return statistics.median(run.p99_ms for run in self.runs)
+
+    @property
+    def cpu(self) -> float:
+        """Median worker CPU milliseconds per request."""
+        return statistics.median(self.cpu_ms)
+
+    @property
+    def clean(self) -> bool:
+        """Whether every answer of every run was 2xx and no connection failed."""
+        return all(200 <= status < 300 for run in self.runs for status in run.statuses) and not any(
+            run.socket_errors for run in self.runs)
+
+    def answers(self) -> str:
+        """Every answer by status over the rounds, and socket errors if any: `201: 12,345`."""
+        statuses, errors = {}, {}
+        for run in self.runs:
+            for status, count in run.statuses.items():
+                statuses[status] = statuses.get(status, 0) + count
+            for name, count in run.socket_errors.items():
+                errors[name] = errors.get(name, 0) + count
+        text = ", ".join(f"{status}: {count:,}" for status, count in sorted(statuses.items())) or "none"
+        if errors:
+            text += " (socket errors: " + ", ".join(f"{name} {count:,}" for name, count in errors.items()) + ")"
+        return text
 
 
-def compare(servers: list[tuple[str, Gunicorn]], key: str, senders: tuple[int, ...], requests: int,
-            rounds: int) -> list[dict]:
-    """Each server in turn (the order rotating every round) at each concurrency.
-
-    Per server: the median of the rounds' req/s, p50 and p99 of all its requests, and its statuses.
-    """
-    results = []
+def compare(servers: list[tuple[str, Gunicorn]], key: str, senders: tuple[int, ...], seconds: int,
+            warmup_seconds: int, rounds: int) -> dict[int, dict[str, ServerResult]]:
+    """{senders: {server name: its result}}: each server in turn, the order rotating every round."""
+    results = {}
     for concurrency in senders:
-        runs = {name: [] for name, _ in servers}
+        results[concurrency] = {name: ServerResult() for name, _ in servers}
         for round_number in range(rounds):
             turn = round_number % len(servers)
             for name, server in servers[turn:] + servers[:turn]:
-                # Warm every worker (imports, phone metadata, Redis scripts, connections), not just the fastest.
-                run_load(server.port, lead_requests(server.port, key, max(100, requests // 10)), max(8, concurrency))
-                runs[name].append(run_load(server.port, lead_requests(server.port, key, requests), concurrency))
-        row = {"senders": concurrency}
-        for name, measured in runs.items():
-            latencies = [seconds for run in measured for seconds in run.latencies]
-            statuses = {}
-            for run in measured:
-                for status, count in run.statuses.items():
-                    statuses[status] = statuses.get(status, 0) + count
-            row[name] = {"rate": median([run.rate for run in measured]),
-                         "p50": _ms(latencies, 50), "p99": _ms(latencies, 99), "statuses": statuses}
-        results.append(row)
+                if warmup_seconds:  # every worker's imports, phone metadata, Redis scripts, connections; hot pages
+                    run_wrk(server.port, key, concurrency, warmup_seconds)
+                pids = server.worker_pids()
+                before = worker_cpu_seconds(pids)
+                run = run_wrk(server.port, key, concurrency, seconds)
+                used = worker_cpu_seconds(pids) - before
+                results[concurrency][name].runs.append(run)
+                results[concurrency][name].cpu_ms.append(used / max(run.requests, 1) * 1000)
     return results
 
 
-def _ms(latencies: list[float], p: float) -> float:
-    from bench.load import percentile
-
-    return percentile(latencies, p) * 1000
-
-
 def worker_cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds used so far by these processes."""
+    """User + system CPU seconds used so far by these processes (all their threads)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
@@ -63,15 +97,44 @@ def worker_cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
-def cpu_per_request(servers: list[tuple[str, Gunicorn]], key: str, requests: int, rounds: int) -> dict[str, float]:
-    """Median worker CPU milliseconds per request for each server at 8 senders, taking turns."""
-    measured = {name: [] for name, _ in servers}
-    for round_number in range(rounds):
-        turn = round_number % len(servers)
-        for name, server in servers[turn:] + servers[:turn]:
-            run_load(server.port, lead_requests(server.port, key, 100), 8)
-            pids = server.worker_pids()
-            before = worker_cpu_seconds(pids)
-            done = run_load(server.port, lead_requests(server.port, key, requests), 8)
-            measured[name].append((worker_cpu_seconds(pids) - before) / done.requests * 1000)
-    return {name: median(values) for name, values in measured.items()}
+def results_table(results: dict[int, dict[str, ServerResult]]) -> str:
+    """Per concurrency and server: req/s (and each round's), p50, p99, worker CPU per request, every answer."""
+    rows = [[concurrency, name, result.rate, result.rates(), result.p50, result.p99, result.cpu, result.answers()]
+            for concurrency, by_server in results.items() for name, result in by_server.items()]
+    return report.table(["senders", "server", "req/s", "req/s of the rounds", "p50 ms", "p99 ms",
+                         "worker CPU ms / request", "answers"], rows)
+
+
+def ratios_table(results: dict[int, dict[str, ServerResult]]) -> str:
+    """The issue's ratios per concurrency, and the worker CPU per request of real against each baseline."""
+    rows = []
+    for concurrency, by_server in results.items():
+        real, minimal, typical = by_server["real"], by_server["minimal"], by_server["typical"]
+        rows.append([concurrency, real.rate / minimal.rate, real.p99 / minimal.p99, real.rate / typical.rate,
+                     real.cpu / minimal.cpu, real.cpu / typical.cpu])
+    return report.table(["senders", "real / minimal req/s (≥ 0.8)", "real / minimal p99 (≤ 1.5)",
+                         "real / typical req/s (≥ 1.5)", "real / minimal CPU", "real / typical CPU"], rows)
+
+
+def target_rows(results: dict[int, dict[str, ServerResult]]) -> list[list[str]]:
+    """The issue's three targets per concurrency: [target, measured, verdict], invalid if an answer was not 2xx."""
+    rows = []
+    for concurrency, by_server in results.items():
+        real, minimal, typical = by_server["real"], by_server["minimal"], by_server["typical"]
+        at = f"at {concurrency} senders"
+        rate_ratio, p99_ratio = real.rate / minimal.rate, real.p99 / minimal.p99
+        typical_ratio = real.rate / typical.rate
+        rows.append([f"webhook req/s ≥ 0.8× minimal {at}", f"{rate_ratio:.2f}×",
+                     _verdict(rate_ratio >= 0.8, by_server, ("real", "minimal"))])
+        rows.append([f"webhook p99 ≤ 1.5× minimal {at}", f"{p99_ratio:.2f}×",
+                     _verdict(p99_ratio <= 1.5, by_server, ("real", "minimal"))])
+        rows.append([f"webhook req/s ≥ 1.5× typical {at}", f"{typical_ratio:.2f}×",
+                     _verdict(typical_ratio >= 1.5, by_server, ("real", "typical"))])
+    return rows
+
+
+def _verdict(ok: bool, by_server: dict[str, ServerResult], involved: tuple[str, ...]) -> str:
+    unclean = [f"{name} answered {by_server[name].answers()}" for name in involved if not by_server[name].clean]
+    if unclean:
+        return "**invalid**: " + "; ".join(unclean)
+    return report.verdict(ok)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import random
+import select
 import shutil
 import signal
 import socket
@@ -113,10 +114,11 @@ def scratch_database(postgresql_url: str, suffix: str) -> Iterator[str]:
         admin.close()
 
 
-def start_gunicorn(port: int, env: dict, workers: int = 2, options: tuple[str, ...] = ()) -> subprocess.Popen:
-    """`gunicorn run:app` (gunicorn.conf.py, then `options`) with `workers` workers on 127.0.0.1:port."""
+def start_gunicorn(port: int, env: dict, workers: int = 2, options: tuple[str, ...] = (),
+                   app: str = "run:app") -> subprocess.Popen:
+    """`gunicorn APP` (gunicorn.conf.py, then `options`) with `workers` workers on 127.0.0.1:port."""
     command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-               "--access-logfile", "-", "--error-logfile", "-", "--timeout", "30", *options, "run:app"]
+               "--access-logfile", "-", "--error-logfile", "-", "--timeout", "30", *options, app]
     # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe blocks every worker.
     log_file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log_file,
@@ -236,6 +238,79 @@ class TcpRelay:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+
+class SlowClients:
+    """Connections that send a request one byte at a time, as a slowloris attack does (loopback, bounded).
+
+    `kinds` names what each connection trickles: "headers" (a request whose
+    header never ends), "body" (a sign-in form whose body never ends) or
+    "second-request" (a quick first request on a kept-alive connection, then a
+    second that never ends). `ended_after[i]` is when the server closed
+    connection i (None while open) and `answers[i]` the status line it sent.
+    """
+
+    STARTS = {
+        "headers": b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
+        "body": (b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                 b"Content-Length: 100000\r\n\r\nemail="),
+        "second-request": b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    }
+
+    def __init__(self, port: int, kinds: list[str], interval: float = 0.15, duration: float = 16.0):
+        self.kinds, self.interval, self.duration = kinds, interval, duration
+        self.ended_after: list[float | None] = [None] * len(kinds)
+        self.answers: list[str | None] = [None] * len(kinds)
+        self._sockets = []
+        self._started = time.monotonic()
+        for kind in kinds:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(self.STARTS[kind])
+            if kind == "second-request":
+                self._read_first_answer(sock)
+                sock.sendall(self.STARTS["headers"])
+            sock.setblocking(False)
+            self._sockets.append(sock)
+        self._thread = threading.Thread(target=self._trickle, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _read_first_answer(sock: socket.socket) -> None:
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536) or b"closed"
+        head, body = answer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200") and b"connection: close" not in head.lower(), head
+        [length] = [int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+        while len(body) < length:
+            body += sock.recv(65536)
+
+    def _trickle(self) -> None:
+        deadline = self._started + self.duration
+        while time.monotonic() < deadline and None in self.ended_after:
+            for index, sock in enumerate(self._sockets):
+                if self.ended_after[index] is None:
+                    self._poke(index, sock)
+            time.sleep(self.interval)
+
+    def _poke(self, index: int, sock: socket.socket) -> None:
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                answer = sock.recv(65536)
+                if answer:
+                    self.answers[index] = answer.split(b"\r\n", 1)[0].decode(errors="replace")
+                self.ended_after[index] = time.monotonic() - self._started
+                return
+            sock.send(b"a")
+        except OSError:  # reset by the server
+            self.ended_after[index] = time.monotonic() - self._started
+
+    def wait(self) -> None:
+        """Block until the server has closed every connection or `duration` has passed, then close the rest."""
+        self._thread.join()
+        for sock in self._sockets:
+            sock.close()
 
 
 PG_BIN = "/usr/lib/postgresql/15/bin"

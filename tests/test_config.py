@@ -17,7 +17,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETTINGS = ("APP_ENV", "DATABASE_URL", "SECRET_KEY", "CARDEKHO_API_KEYS", "RATELIMIT_STORAGE_URI",
             "WEBHOOK_RATE_LIMIT", "TRUSTED_PROXY_HOPS", "SPOOL_DIR", "SPOOL_DRAIN_INTERVAL",
             "FAILED_KEY_RATE_LIMIT", "API_KEY_CACHE_SECONDS", "INTAKE_BODY_RETENTION_DAYS", "SILENCE_ALARM_HOURS",
-            "BUSINESS_HOURS", "EXPORTS_PER_WORKER", "GUNICORN_THREADS")
+            "BUSINESS_HOURS", "EXPORTS_PER_WORKER", "GUNICORN_THREADS", "LOGIN_RATE_LIMIT_PER_IP",
+            "LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP", "LOGIN_RATE_LIMIT_PER_ACCOUNT", "LOGIN_RATE_LIMIT_PER_DEVICE",
+            "PASSWORD_HASHES_PER_WORKER", "PASSWORD_HASH_WAIT_SECONDS")
 
 
 @pytest.fixture
@@ -136,6 +138,8 @@ def test_postgres_urls_connect_through_psycopg2(postgresql_url, clean_env):
     ("EXPORTS_PER_WORKER", "0", "EXPORTS_PER_WORKER must be a whole number, 1 or more"),
     ("EXPORTS_PER_WORKER", "4", "EXPORTS_PER_WORKER must be below GUNICORN_THREADS (4)"),
     ("GUNICORN_THREADS", "many", "GUNICORN_THREADS must be a whole number, 1 or more"),
+    ("LOGIN_RATE_LIMIT_PER_ACCOUNT", "10 a fortnight", "LOGIN_RATE_LIMIT_PER_ACCOUNT must be a rate limit"),
+    ("PASSWORD_HASHES_PER_WORKER", "0", "PASSWORD_HASHES_PER_WORKER must be a whole number, 1 or more"),
 ])
 def test_production_refuses_unsafe_settings(setting, value, reason, tmp_path):
     env = {"SECRET_KEY": "s" * 40, "CARDEKHO_API_KEYS": "prod-key", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",

@@ -1,8 +1,10 @@
 """The sales team's dashboard over HTTP, on SQLite and PostgreSQL: list, search, one lead, CSV export."""
+import contextvars
 import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote_plus
 
 import pytest
 import sqlalchemy as sa
@@ -192,16 +194,26 @@ def test_another_site_cannot_start_an_export(client, signed_in, seed, app, site)
 def test_only_a_few_exports_download_at_once_per_worker(client, signed_in, seed, app):
     seed({"name": "Ravi"})
     signed_in("manager")
-    downloading = [client.get(EXPORT, buffered=False) for _ in range(app.config["EXPORTS_PER_WORKER"])]
-    assert [response.status_code for response in downloading] == [200] * len(downloading)
+
+    def start_download():
+        # In a context of its own, as in a server thread: an unread streamed response keeps its request's
+        # Flask contexts pushed until it is closed, and another request in that context would reuse them.
+        context = contextvars.copy_context()
+        return context, context.run(client.get, EXPORT, buffered=False)
+
+    def end_download(held):
+        context, response = held
+        context.run(response.close)  # the download ended (finished, failed, or its reader went away)
+
+    downloading = [start_download() for _ in range(app.config["EXPORTS_PER_WORKER"])]
+    assert [response.status_code for _, response in downloading] == [200] * len(downloading)
     refused = client.get(EXPORT)  # every slot is held by a download still in progress
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "60"
     assert "please try again in a minute" in refused.get_data(as_text=True)
-    # Closed newest first: each held download keeps its request context pushed in this one test thread.
-    downloading.pop().close()  # that download ended (finished, failed, or its reader went away)
+    end_download(downloading.pop())
     assert "Ravi" in client.get(EXPORT).get_data(as_text=True)
     while downloading:
-        downloading.pop().close()
+        end_download(downloading.pop())
     assert client.get(EXPORT).status_code == 200  # nothing is held after all the downloads are closed
 
 
@@ -210,3 +222,19 @@ def test_a_shared_url_keeps_its_filter_selected_even_when_the_value_is_not_offer
     signed_in()
     page = client.get(LIST, query_string={"car_model": "MG Cyberster"}).get_data(as_text=True)
     assert '<option value="MG Cyberster" selected>' in page and "No leads match." in page
+
+
+@pytest.mark.parametrize("q", ["#", "a", "ab", "%", "_", "--", "98"])
+def test_a_search_no_index_can_answer_says_what_to_type_over_the_unfiltered_list(client, signed_in, seed, q):
+    seed({"name": "Ravi Kumar"}, {"name": "Sunita Rao"})
+    signed_in("manager")
+    page = client.get(LIST, query_string={"q": q}).get_data(as_text=True)
+    assert "Type at least 3 letters or digits in a row to search" in page
+    assert sorted(rows_of(page)) == ["Ravi Kumar", "Sunita Rao"] and "2 leads" in page
+    assert f'name="q" value="{q}"' in page  # the box keeps what was typed
+    assert f'id="export-link" href="{EXPORT}"' in page  # the export is what the list shows
+    response = client.get(LIST, query_string={"q": q}, headers={"HX-Request": "true", "HX-Target": "lead-results"})
+    assert "Type at least 3 letters or digits" in response.get_data(as_text=True)
+    assert response.headers["HX-Push-Url"] == f"{LIST}?q={quote_plus(q)}"  # the URL is still what was typed
+    refused = client.get(EXPORT, query_string={"q": q})
+    assert refused.status_code == 400 and "Type at least 3 letters" in refused.get_data(as_text=True)

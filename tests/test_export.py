@@ -53,13 +53,34 @@ def test_unicode_survives(ctx):
     ("@SUM(A1)", "'@SUM(A1)"),
     ("\t=1", "'\t=1"),
     ("\r=1", "'\r=1"),
-    ("+91 98765-43210", "+91 98765-43210"),
-    ("+919876543210", "+919876543210"),
+    ("+1-1", "'+1-1"),
+    ("+91 98765-43210", "'+91 98765-43210"),  # phone-like, but not in a phone column
     ("Ravi", "Ravi"),
     (None, ""),
 ])
-def test_formula_cells_are_neutralized_but_phone_numbers_stay_usable(value, expected):
+def test_formula_cells_are_neutralized(value, expected):
     assert neutralize_cell(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("+91 98765-43210", "+91 98765-43210"),
+    ("+919876543210", "+919876543210"),
+    ("=1+1", "'=1+1"),
+    ("+91 98765 43210x", "'+91 98765 43210x"),
+])
+def test_phone_numbers_stay_usable_in_the_phone_columns(value, expected):
+    assert neutralize_cell(value, phone=True) == expected
+
+
+@pytest.mark.parametrize("model", ["+1-1", "=1+1", "-2", "@SUM(A1)", "+91 98765-43210"])
+def test_only_the_phone_columns_are_exempt_from_the_formula_guard(ctx, model):
+    add_lead(name=model, phone_number="+91 98765-43210", car_model=model, campaign=model, utm_term=model)
+    _, rows, _ = read()
+    header, row = rows[0], rows[1]
+    cells = dict(zip(header, row))
+    assert (cells["Phone"], cells["Phone (E.164)"]) == ("+91 98765-43210", "+919876543210")
+    for column in ("Name", "Car model", "Campaign", "UTM term"):
+        assert cells[column] == "'" + model, column
 
 
 def test_a_formula_name_arrives_neutralized(ctx):

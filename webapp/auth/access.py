@@ -8,6 +8,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from webapp.auth import bp
+from webapp.auth.forms import NOT_A_FORM, sent_as_a_form
 from webapp.auth.models import ROLES, User
 from webapp.errors import error_response
 from webapp.extensions import db, login_manager
@@ -83,6 +84,8 @@ def unauthorized():
 def csrf_failed(error):
     """A form or htmx request whose session expired leads to sign-in, not to a bare 400."""
     if request.endpoint == "auth.login":
+        if not sent_as_a_form():
+            return error_response(415, NOT_A_FORM)
         flash("The sign-in form expired; please try again.", "info")
         return redirect(url_for("auth.login", next=safe_next_path(request.args.get("next"))))
     if not current_user.is_authenticated:

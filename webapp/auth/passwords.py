@@ -1,4 +1,8 @@
-"""Password hashing at OWASP's minimum scrypt cost, and the rule a new password must meet."""
+"""Password hashing at OWASP's minimum scrypt cost, how many hashes a worker runs at once, and the password rule."""
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from werkzeug.security import check_password_hash, generate_password_hash
 
 # OWASP's minimum for scrypt is N=2^17, r=8, p=1; Werkzeug's default (N=2^15) is below it.
@@ -13,6 +17,28 @@ DUMMY_HASH = (
     "scrypt:131072:8:1$KbO3Qv4UOT7xjBqF$4323b99595665424af49777290d2717f92215dae9fb0c028fbb36995b2f412"
     "2bdf9d42aaa7c4e68a6327c8eb93b583e0edadd74e6ffb2998ca76fb0c3618501a"
 )
+
+
+class HashingBusy(Exception):
+    """Every hashing slot of this worker stayed taken for the whole wait."""
+
+
+class HashingSlots:
+    """At most `size` password hashes at once in this process (each holds 128 MiB while it runs)."""
+
+    def __init__(self, size: int, wait_seconds: float):
+        self._slots = threading.BoundedSemaphore(size)
+        self.wait_seconds = wait_seconds
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Take a slot for the block, waiting up to `wait_seconds`; HashingBusy if none came free."""
+        if not self._slots.acquire(timeout=self.wait_seconds):
+            raise HashingBusy(f"no password hashing slot came free within {self.wait_seconds} s")
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 def password_problem(password: str) -> str | None:

@@ -5,10 +5,13 @@ from flask_login import current_user
 from webapp.admin.trail import audit
 from webapp.auth.access import login_required, role_required
 from webapp.dashboard import bp
+from webapp.dashboard.export_slots import ExportSlot, released_at_the_end, take_slot
 from webapp.extensions import db
-from webapp.leads.export import recent_exports, recorded_export
+from webapp.leads.export import recent_exports, recorded_rows, start_export
 from webapp.leads.models import Lead, utcnow
-from webapp.leads.search import LeadFilters, count_leads, filter_choices, leads_with_same_phone, search_leads
+from webapp.leads.search import (LeadFilters, count_leads, filter_choices, leads_with_same_phone, search_leads,
+                                 searchable)
+from webapp.leads.store import DB_OUTAGE_ERRORS, rollback_quietly
 from webapp.leads.timezones import to_ist
 
 EXPORT_ROLES = ("manager", "admin")
@@ -24,14 +27,16 @@ def home():
 @login_required
 def lead_list():
     """Newest leads first, narrowed by search and filters; htmx asks for just the results."""
-    filters = LeadFilters.from_args(request.args)
+    typed = LeadFilters.from_args(request.args)
+    filters, search_hint = searchable(typed)  # a search no index can answer lists every lead, with the hint
     page = search_leads(filters, cursor=request.args.get("page"))
     total, capped = count_leads(filters)
-    context = {"filters": filters, "page": page, "total": total, "capped": capped,
-               "can_export": current_user.role in EXPORT_ROLES, "first_page": not request.args.get("page")}
+    context = {"filters": filters, "typed": typed, "search_hint": search_hint, "page": page, "total": total,
+               "capped": capped, "can_export": current_user.role in EXPORT_ROLES,
+               "first_page": not request.args.get("page")}
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "lead-results":
         # The address bar shows the canonical URL (no empty fields), so it can be shared and reloaded.
-        canonical = url_for("dashboard.lead_list", page=request.args.get("page") or None, **filters.to_args())
+        canonical = url_for("dashboard.lead_list", page=request.args.get("page") or None, **typed.to_args())
         return render_template("dashboard/_lead_results.html", **context), {"HX-Push-Url": canonical}
     return render_template("dashboard/index.html", choices=filter_choices(), **context)
 
@@ -53,18 +58,34 @@ def export_leads():
     # manager's browser (SameSite=Lax still sends the cookie on a cross-site link).
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         abort(403, description="Exports start from the dashboard itself, not from another site.")
-    filters = LeadFilters.from_args(request.args)
-    # A download to a phone on a weak signal holds its worker thread for minutes: a few at a time per worker,
-    # so the other threads stay free for CarDekho's leads and the rest of the dashboard.
-    slots = current_app.extensions["export_slots"]
-    if not slots.acquire(blocking=False):
+    filters, search_hint = searchable(LeadFilters.from_args(request.args))
+    if search_hint:
+        abort(400, description=search_hint)
+    slot = take_slot(current_app.extensions["export_slots"])
+    if slot is None:
         abort(503, description="Other exports are still downloading on this server; please try again in a "
                                "minute.", retry_after=60)
-    audit("export", details=filters.to_args())
+    try:
+        return _started_download(filters, slot)
+    except BaseException:
+        slot.release()  # no download started
+        raise
+
+
+def _started_download(filters: LeadFilters, slot: ExportSlot) -> Response:
+    """Record the export, then the response that streams it and gives `slot` back when it ends."""
+    try:
+        audit("export", details=filters.to_args())
+        export_id = start_export(current_user.id, filters)
+    except DB_OUTAGE_ERRORS:
+        rollback_quietly()
+        abort(503, description="The export could not start: the database is busy or unavailable. Please try "
+                               "again in a minute.", retry_after=60)
+    chunks = released_at_the_end(recorded_rows(export_id, filters), slot)
     filename = f"mg-digital-leads-{to_ist(utcnow()):%Y-%m-%d}.csv"
-    response = Response(stream_with_context(recorded_export(current_user.id, filters)), mimetype="text/csv",
+    response = Response(stream_with_context(chunks), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-    response.call_on_close(slots.release)  # finished, failed or abandoned: the server closes every response
+    response.call_on_close(slot.release)  # also for a response closed before its first chunk
     return response
 
 

@@ -1,14 +1,17 @@
 """CSV export of the leads a filter selects: streamed, Excel-friendly, safe from formula injection."""
 import csv
 import io
+import logging
 import re
 from collections.abc import Iterator
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 
 from webapp.extensions import db
 from webapp.leads.models import Lead, LeadExport
 from webapp.leads.search import LeadFilters, filter_conditions
+from webapp.leads.store import rollback_quietly
 from webapp.leads.timezones import to_ist
 
 # (header, column); the raw payload stays out: it is for reading on the lead's page.
@@ -21,22 +24,34 @@ EXPORT_COLUMNS = [
 ]
 # OWASP CSV injection: a cell starting with one of these is run as a formula by spreadsheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# ...except a phone number, which no spreadsheet can run: "+91 98765-43210" stays as it is.
+# ...except a phone number in a phone column, which a person must be able to dial: "+91 98765-43210"
+# stays as it is there. Anywhere else "+1-1" is a sum (Excel shows 0), so it is neutralised.
+PHONE_COLUMNS = ("phone_number", "phone_normalized")
 PHONE_LIKE = re.compile(r"\+?[0-9][0-9 ()\-]*")
 ROWS_PER_CHUNK = 1000
 
+log = logging.getLogger(__name__)
 
-def neutralize_cell(value) -> str:
-    """The text of a cell, with a leading apostrophe where a spreadsheet would see a formula."""
+
+def neutralize_cell(value, phone: bool = False) -> str:
+    """The text of a cell, with a leading apostrophe where a spreadsheet would see a formula.
+
+    `phone` marks a phone column, where a phone-like value is left as it is.
+    """
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not PHONE_LIKE.fullmatch(text):
-        return "'" + text
-    return text
+    if not text.startswith(FORMULA_STARTS) or (phone and PHONE_LIKE.fullmatch(text)):
+        return text
+    return "'" + text
+
+
+# For each text column after the id and the time: whether it is a phone column.
+_TEXT_IS_PHONE = [column.key in PHONE_COLUMNS for _, column in EXPORT_COLUMNS[2:]]
 
 
 def _csv_row(values) -> list[str]:
     lead_id, created_at, *text = values
-    return [str(lead_id), to_ist(created_at).strftime("%Y-%m-%d %H:%M:%S"), *map(neutralize_cell, text)]
+    cells = [neutralize_cell(value, phone) for value, phone in zip(text, _TEXT_IS_PHONE)]
+    return [str(lead_id), to_ist(created_at).strftime("%Y-%m-%d %H:%M:%S"), *cells]
 
 
 def export_csv(filters: LeadFilters, counter: list[int] | None = None) -> Iterator[str]:
@@ -69,28 +84,48 @@ def python_export(filters: LeadFilters, counter: list[int]) -> Iterator[str]:
     buffer.write(csv_head())
     query = (sa.select(*[column for _, column in EXPORT_COLUMNS]).where(*filter_conditions(filters))
              .order_by(Lead.created_at.desc(), Lead.id.desc()))
-    result = db.session.execute(query.execution_options(yield_per=ROWS_PER_CHUNK))
-    for batch in result.partitions():
-        writer.writerows(_csv_row(row) for row in batch)
-        counter[0] += len(batch)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    with db.session.execute(query.execution_options(yield_per=ROWS_PER_CHUNK)) as result:
+        for batch in result.partitions():
+            writer.writerows(_csv_row(row) for row in batch)
+            counter[0] += len(batch)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
     yield buffer.getvalue()
 
 
-def recorded_export(user_id: int, filters: LeadFilters) -> Iterator[str]:
-    """`export_csv`, recorded: who, when, which filters, how many rows, and whether it finished."""
+def start_export(user_id: int, filters: LeadFilters) -> int:
+    """Record that `user_id` starts an export of `filters` (committed before any row is sent); its id."""
     record = LeadExport(user_id=user_id, filters=filters.to_args())
     db.session.add(record)
+    db.session.flush()
+    export_id = record.id  # read before the commit expires it
     db.session.commit()
+    return export_id
+
+
+def recorded_rows(export_id: int, filters: LeadFilters) -> Iterator[str]:
+    """`export_csv` for a started export; how many rows went out, and whether all did, is recorded at the end."""
     counter, completed = [0], False
     try:
         yield from export_csv(filters, counter)
         completed = True
-    finally:  # also when the download is cut off
-        record.row_count, record.completed = counter[0], completed
+    finally:  # also when the download is cut off or fails
+        _record_end(export_id, counter[0], completed)
+
+
+def _record_end(export_id: int, row_count: int, completed: bool) -> None:
+    # Runs while a download ends, however it ends: a database that cannot take the update costs the history
+    # one row's ending, never the download's clean-up.
+    try:
+        db.session.rollback()  # whatever the export's own failure left in the session
+        db.session.execute(sa.update(LeadExport).where(LeadExport.id == export_id)
+                           .values(row_count=row_count, completed=completed))
         db.session.commit()
+    except sa_exc.SQLAlchemyError as error:
+        rollback_quietly()
+        log.warning("export %s: its end (%s rows, completed=%s) could not be recorded: %s", export_id,
+                    row_count, completed, type(getattr(error, "orig", None) or error).__name__)
 
 
 def recent_exports(limit: int = 200) -> list[LeadExport]:

@@ -9,10 +9,11 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime
 
+import psycopg2
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.leads.export import EXPORT_COLUMNS, FORMULA_STARTS, ROWS_PER_CHUNK
+from webapp.leads.export import EXPORT_COLUMNS, FORMULA_STARTS, PHONE_COLUMNS, ROWS_PER_CHUNK
 from webapp.leads.models import Lead
 from webapp.leads.timezones import IST
 
@@ -22,9 +23,9 @@ EXPORT_STATEMENT_TIMEOUT = "10min"  # the app's 5 s limit is for pages; an expor
 _DONE = object()
 
 
-# Written by the app itself, never by a sender: the platform (fixed by the route) and the E.164 number
-# (always phone-like). neutralize_cell leaves them as they are, so SQL need not look at them.
-APP_WRITTEN = ("platform", "phone_normalized")
+# The E.164 number is written by the app itself, never by a sender, and is always phone-like in a phone
+# column: neutralize_cell leaves it as it is, so SQL need not look at it.
+APP_WRITTEN = ("phone_normalized",)
 
 
 def sql_cell(column):
@@ -38,8 +39,9 @@ def sql_cell(column):
     first = sa.func.ascii(column)
     # Every formula start is below "A" (65): one integer comparison rejects almost every cell, which keeps
     # the export at psql's speed; the IN list and the regular expression run only for the rest.
-    formula = sa.and_(first < 65, first.in_([ord(start) for start in FORMULA_STARTS]),
-                      sa.not_(column.regexp_match(PHONE_LIKE_SQL)))
+    formula = sa.and_(first < 65, first.in_([ord(start) for start in FORMULA_STARTS]))
+    if column.key in PHONE_COLUMNS:
+        formula = sa.and_(formula, sa.not_(column.regexp_match(PHONE_LIKE_SQL)))
     return sa.case((formula, sa.literal("'") + column), else_=column)
 
 
@@ -97,12 +99,12 @@ def copy_export(head: str, conditions: list, counter: list[int]) -> Iterator[str
     """`head`, then the CSV rows of the leads matching `conditions`, newest first, as PostgreSQL writes them."""
     connection = db.engine.raw_connection()
     chunks, stop = queue.Queue(maxsize=8), threading.Event()
-    statement = copy_statement(conditions, connection.cursor())
-    worker = threading.Thread(target=_copy_into, args=(connection, statement, _ChunkSink(chunks, stop)),
-                              name="csv-export", daemon=True)
-    worker.start()
-    finished = False
+    worker, finished = None, False
     try:
+        statement = copy_statement(conditions, connection.cursor())
+        worker = threading.Thread(target=_copy_into, args=(connection, statement, _ChunkSink(chunks, stop)),
+                                  name="csv-export", daemon=True)
+        worker.start()
         while (item := chunks.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
@@ -114,10 +116,19 @@ def copy_export(head: str, conditions: list, counter: list[int]) -> Iterator[str
         finished = True
     finally:
         stop.set()
-        if not finished:
-            connection.dbapi_connection.cancel()  # stop the server's COPY; the connection is not reused
+        _end_copy(connection, worker, finished)
+
+
+def _end_copy(connection, worker: threading.Thread | None, finished: bool) -> None:
+    """Give the connection back (a finished COPY) or stop the server's COPY and drop the connection."""
+    if not finished:
+        try:
+            connection.dbapi_connection.cancel()
+        except psycopg2.Error:
+            pass  # the connection is dead already: nothing runs on it any more
+    if worker is not None:
         worker.join(timeout=10)
-        if finished:
-            connection.close()
-        else:
-            connection.invalidate()
+    if finished:
+        connection.close()
+    else:
+        connection.invalidate()

@@ -1,12 +1,12 @@
 """Finding leads: the dashboard's filters, newest-first keyset pages, capped counts."""
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.leads.models import MAX_ROW_ID, Lead
-from webapp.leads.text_search import phone_digits, search_condition  # noqa: F401  (phone_digits is public here)
+from webapp.leads.text_search import phone_digits, search_condition, search_hint  # noqa: F401  (phone_digits is public here)
 from webapp.leads.timezones import ist_day_start
 
 PAGE_SIZE = 50
@@ -39,6 +39,14 @@ class LeadFilters:
     def active(self) -> bool:
         """Whether any filter is set."""
         return any(getattr(self, field.name) for field in fields(self))
+
+
+def searchable(filters: LeadFilters) -> tuple[LeadFilters, str | None]:
+    """`filters` without a search no index can answer, and the hint that says what to type instead."""
+    hint = search_hint(filters.q) if filters.q else None
+    if hint:
+        return replace(filters, q=""), hint
+    return filters, None
 
 
 def _parse_date(value: str | None) -> date | None:
