@@ -79,7 +79,7 @@ def in_parallel(count: int, attempt) -> list[int]:
 def failed_sign_ins(url: str) -> int:
     """The audit record's count of password checks that failed."""
     from webapp.audit import AuditEvent
-    from webapp.connections import dispose_engines
+    from webapp.database import dispose_engines
     from webapp.extensions import db
 
     app = make_app(url)
@@ -150,7 +150,7 @@ def test_sign_ins_are_counted_in_redis_and_still_work_while_it_is_down(tmp_path,
 
     from tests.conftest import AuthActions
     from webapp.auth.accounts import create_user
-    from webapp.connections import dispose_engines
+    from webapp.database import dispose_engines
 
     url = f"sqlite:///{tmp_path}/leads.db"
     migrate_database(url)

@@ -11,7 +11,7 @@ from webapp.leads.export import recent_exports, recorded_rows, start_export
 from webapp.leads.models import Lead, utcnow
 from webapp.leads.search import (LeadFilters, count_leads, filter_choices, leads_with_same_phone, search_leads,
                                  searchable)
-from webapp.leads.store import DB_OUTAGE_ERRORS, rollback_quietly
+from webapp.intake.store import DB_OUTAGE_ERRORS, rollback_quietly
 from webapp.leads.timezones import to_ist
 
 EXPORT_ROLES = ("manager", "admin")

@@ -11,7 +11,7 @@ from sqlalchemy import exc as sa_exc
 from webapp.extensions import db
 from webapp.leads.models import Lead, LeadExport
 from webapp.leads.search import LeadFilters, filter_conditions
-from webapp.leads.store import rollback_quietly
+from webapp.intake.store import rollback_quietly
 from webapp.leads.timezones import to_ist
 
 # (header, column); the raw payload stays out: it is for reading on the lead's page.
