@@ -2,46 +2,20 @@
 import csv
 import io
 import logging
-import re
 from collections.abc import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from webapp.extensions import db
+from webapp.leads.export_columns import EXPORT_COLUMNS, PHONE_COLUMNS, ROWS_PER_CHUNK, neutralize_cell
+from webapp.leads.export_copy import copy_export
 from webapp.leads.models import Lead, LeadExport
 from webapp.leads.search import LeadFilters, filter_conditions
 from webapp.intake.store import rollback_quietly
 from webapp.leads.timezones import to_ist
 
-# (header, column); the raw payload stays out: it is for reading on the lead's page.
-EXPORT_COLUMNS = [
-    ("Lead ID", Lead.id), ("Received (IST)", Lead.created_at), ("Name", Lead.name),
-    ("Phone", Lead.phone_number), ("Phone (E.164)", Lead.phone_normalized), ("Car model", Lead.car_model),
-    ("Campaign", Lead.campaign), ("UTM source", Lead.utm_source), ("UTM medium", Lead.utm_medium),
-    ("UTM campaign", Lead.utm_campaign), ("UTM term", Lead.utm_term), ("UTM content", Lead.utm_content),
-    ("Lead URL", Lead.lead_url), ("Platform", Lead.platform),
-]
-# OWASP CSV injection: a cell starting with one of these is run as a formula by spreadsheets.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# ...except a phone number in a phone column, which a person must be able to dial: "+91 98765-43210"
-# stays as it is there. Anywhere else "+1-1" is a sum (Excel shows 0), so it is neutralised.
-PHONE_COLUMNS = ("phone_number", "phone_normalized")
-PHONE_LIKE = re.compile(r"\+?[0-9][0-9 ()\-]*")
-ROWS_PER_CHUNK = 1000
-
 log = logging.getLogger(__name__)
-
-
-def neutralize_cell(value, phone: bool = False) -> str:
-    """The text of a cell, with a leading apostrophe where a spreadsheet would see a formula.
-
-    `phone` marks a phone column, where a phone-like value is left as it is.
-    """
-    text = "" if value is None else str(value)
-    if not text.startswith(FORMULA_STARTS) or (phone and PHONE_LIKE.fullmatch(text)):
-        return text
-    return "'" + text
 
 
 # For each text column after the id and the time: whether it is a phone column.
@@ -63,8 +37,6 @@ def export_csv(filters: LeadFilters, counter: list[int] | None = None) -> Iterat
     """
     counter = counter if counter is not None else [0]
     if db.session.get_bind().dialect.name == "postgresql":
-        from webapp.leads.export_copy import copy_export  # imports this module
-
         return copy_export(csv_head(), filter_conditions(filters), counter)
     return python_export(filters, counter)
 

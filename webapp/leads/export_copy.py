@@ -1,7 +1,7 @@
 """The CSV export on PostgreSQL: `COPY (SELECT ...) TO STDOUT` streamed as it arrives.
 
 PostgreSQL formats the IST times and neutralises formula cells itself (the same
-rules as `export.neutralize_cell`), so Python only moves bytes: a worker's memory
+rules as `export_columns.neutralize_cell`), so Python only moves bytes: a worker's memory
 stays flat whatever the export's size.
 """
 import queue
@@ -13,11 +13,11 @@ import psycopg2
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.leads.export import EXPORT_COLUMNS, FORMULA_STARTS, PHONE_COLUMNS, ROWS_PER_CHUNK
+from webapp.leads.export_columns import EXPORT_COLUMNS, FORMULA_STARTS, PHONE_COLUMNS, ROWS_PER_CHUNK
 from webapp.leads.models import Lead
 from webapp.leads.timezones import IST
 
-# export.PHONE_LIKE for PostgreSQL's regular expressions, anchored as re.fullmatch is.
+# export_columns.PHONE_LIKE for PostgreSQL's regular expressions, anchored as re.fullmatch is.
 PHONE_LIKE_SQL = r"^\+?[0-9][0-9 ()-]*$"
 EXPORT_STATEMENT_TIMEOUT = "10min"  # the app's 5 s limit is for pages; an export of millions needs longer
 _DONE = object()
