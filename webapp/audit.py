@@ -1,13 +1,16 @@
 """The audit record: who signed in (or failed to), exported, viewed a lead, or changed an account or key.
 
 Under India's DPDP Act the record of who saw personal data must be kept; rows
-here are never purged by the app (keep them at least a year). Nothing in this
-module knows about HTTP: the caller says who and from where.
+here are never purged by the app (keep them at least a year). `record_audit`
+is told who and from where (commands use it); `audit` reads both from the
+request in progress (the pages use it).
 """
 import getpass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import request
+from flask_login import current_user
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -52,6 +55,16 @@ def record_audit(action: str, actor: str, *, actor_id: int | None = None, source
     db.session.add(event)
     db.session.commit()
     return event
+
+
+def audit(action: str, target: str | None = None, details: dict | None = None, *, user=None,
+          actor: str | None = None) -> None:
+    """Record `action` of this request by `user` (default: the signed-in account) or by the named `actor`."""
+    if user is None and actor is None and current_user.is_authenticated:
+        user = current_user
+    name = actor or (user.email if user is not None else "anonymous")
+    record_audit(action, name, actor_id=user.id if user is not None else None, source_ip=request.remote_addr,
+                 target=target, details=details)
 
 
 def audit_events(action: str | None = None, actor: str | None = None, before_id: int | None = None,

@@ -2,8 +2,7 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from webapp.admin import bp
-from webapp.admin.trail import audit
-from webapp.audit import ACTIONS, audit_events
+from webapp.audit import ACTIONS, audit, audit_events
 from webapp.auth.access import role_required
 from webapp.extensions import db
 from webapp.intake.intake_log import OUTCOMES, REPAIRED, SPOOLED, IntakeEvent, outcome_counts, recent_events

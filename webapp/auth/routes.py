@@ -2,7 +2,7 @@
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from webapp.admin.trail import audit
+from webapp.audit import audit
 from webapp.auth import bp
 from webapp.auth.access import safe_next_path
 from webapp.auth.accounts import authenticate, end_sessions, normalize_email, record_sign_in

@@ -2,7 +2,7 @@
 from flask import Response, abort, current_app, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
-from webapp.admin.trail import audit
+from webapp.audit import audit
 from webapp.auth.access import login_required, role_required
 from webapp.dashboard import bp
 from webapp.dashboard.export_slots import ExportSlot, released_at_the_end, take_slot
