@@ -12,7 +12,7 @@ from tests.servers import free_port
 from webapp.extensions import db
 from webapp.intake.keyring import env_key_label
 from webapp.intake.intake_log import IntakeEvent, outcome_counts
-from webapp.leads.models import utcnow
+from webapp.database import utcnow
 from webapp.intake.store import drain_spool
 
 

@@ -265,7 +265,7 @@ def test_a_file_that_cannot_be_a_lead_is_set_aside_not_retried_forever(app, tmp_
 def test_a_dropped_connection_reported_as_a_plain_database_error_is_an_outage_but_bad_data_is_not():
     from sqlalchemy import exc
 
-    from webapp.intake.store import is_outage
+    from webapp.database import is_outage
 
     dropped = exc.DatabaseError("INSERT", {}, Exception("no message from the libpq"), connection_invalidated=True)
     assert is_outage(dropped)

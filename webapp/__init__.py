@@ -9,7 +9,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import load_config
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
-from webapp.leads.models import MAX_ROW_ID
+from webapp.database import MAX_ROW_ID
 
 
 class RowId(IntegerConverter):

@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.leads.models import BigId, JSONPayload, UTCDateTime, utcnow
+from webapp.database import BigId, JSONPayload, UTCDateTime, utcnow
 
 ACTIONS = (
     "sign_in", "sign_in_failed", "sign_out", "export", "lead_view", "lead_recover",

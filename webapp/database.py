@@ -1,28 +1,108 @@
-"""Pooled database connections are checked before use only after they sat idle.
+"""What every package's tables and queries share: column types, the clock, outages, and engines.
 
-`pool_pre_ping` costs a round trip on every request; under load a connection is
-never idle long enough to have gone stale, so only one that rested longer than
-`PING_AFTER_IDLE_SECONDS` is pinged. A server restart is still noticed before
-the next request after a quiet spell, and during load the first failed query
-invalidates the whole pool (SQLAlchemy's disconnect handling).
+It imports nothing of ours but `webapp.extensions`, so any module may import it.
 """
 import time
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql
 
+from webapp.extensions import db
+
+# --- Column types and the clock ---------------------------------------------------------------------
+
+# The largest id a BIGINT (PostgreSQL) or an INTEGER (SQLite) column holds: a larger one can match no row.
+MAX_ROW_ID = 2**63 - 1
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timestamptz that is always an aware UTC datetime in Python, SQLite included."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        """Store UTC; SQLite has no time zones, so it gets naive UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        """Read back as aware UTC."""
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+# JSONB on PostgreSQL (indexable, validated); plain JSON text on SQLite.
+JSONPayload = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+# --- Outages ------------------------------------------------------------------------------------------
+
+# The database is down, restarting, unreachable or too slow: retrying later will work.
+DB_OUTAGE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+def is_outage(error: Exception) -> bool:
+    """A database failure that says nothing about the statement: retrying later will work."""
+    # psycopg2 reports some dropped connections as a bare DatabaseError; SQLAlchemy then flags the
+    # connection as invalidated, which no constraint or data error ever does.
+    return isinstance(error, DB_OUTAGE_ERRORS) or (isinstance(error, sa_exc.DBAPIError)
+                                                   and error.connection_invalidated)
+
+
+def rollback_quietly() -> None:
+    """End the session's failed transaction; on a dead connection even that may fail, which must cost nothing."""
+    try:
+        db.session.rollback()
+    except sa_exc.SQLAlchemyError:
+        try:
+            db.session.close()
+        except sa_exc.SQLAlchemyError:
+            pass  # the pool drops the broken connection; the next checkout makes a new one
+
+
+# --- Engines --------------------------------------------------------------------------------------------
+
+# `pool_pre_ping` costs a round trip on every request; under load a connection is never idle long enough to
+# have gone stale, so only one that rested longer than this is pinged. A server restart is still noticed
+# before the next request after a quiet spell, and during load the first failed query invalidates the whole
+# pool (SQLAlchemy's disconnect handling).
 PING_AFTER_IDLE_SECONDS = 1.0
-
-# The webhook's one-statement insert (webapp.intake.store.insert_lead) runs on an engine of its own whose
-# connections are in autocommit from the moment they open. Switching a pooled connection to autocommit per
-# use made SQLAlchemy switch it back as it returned to the pool; when the database went away in between,
-# that reset raised, the request got a 500 and the pool never got its slot back (after 15, every
-# checkout waited and failed).
-AUTOCOMMIT_BIND = "autocommit"
-
 
 # A lead must be answered within 2 s even when the database hangs (accepts and never answers): the webhook
 # waits at most this long for a connection, then spools the lead. libpq counts whole seconds; 1 is its least.
 WEBHOOK_CONNECT_TIMEOUT_SECONDS = 1
+
+AUTOCOMMIT_BIND = "autocommit"
+_MORE_ENGINES = "database_engines"  # app.extensions key: engines an app uses beside Flask-SQLAlchemy's
+
+
+def create_webhook_engine(url: str, engine_options: dict) -> sa.Engine:
+    """The webhook's engine: on PostgreSQL its connections are in autocommit from the moment they open (a
+    one-statement insert is one round trip, and nothing is reset when a connection returns to the pool), it
+    waits at most WEBHOOK_CONNECT_TIMEOUT_SECONDS for a connection, and pings only connections that sat idle."""
+    if not url.startswith("postgresql"):
+        return sa.create_engine(url, **engine_options)
+    options = {**engine_options, "isolation_level": "AUTOCOMMIT", "pool_timeout": WEBHOOK_CONNECT_TIMEOUT_SECONDS}
+    options["connect_args"] = {**engine_options.get("connect_args", {}),
+                               "connect_timeout": WEBHOOK_CONNECT_TIMEOUT_SECONDS}
+    engine = sa.create_engine(url, **options)
+    ping_idle_connections(engine)
+    return engine
 
 
 def autocommit_bind(url: str, engine_options: dict) -> dict:
@@ -33,6 +113,11 @@ def autocommit_bind(url: str, engine_options: dict) -> dict:
     options["connect_args"] = {**engine_options.get("connect_args", {}),
                                "connect_timeout": WEBHOOK_CONNECT_TIMEOUT_SECONDS}
     return options
+
+
+def webhook_engine() -> sa.Engine:
+    """The engine the webhook reaches the database through: the autocommit one (short waits) when there is one."""
+    return db.engines.get(AUTOCOMMIT_BIND, db.engine)
 
 
 def ping_idle_connections(engine: sa.Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
@@ -54,16 +139,23 @@ def ping_idle_connections(engine: sa.Engine, idle_seconds: float = PING_AFTER_ID
             raise sa.exc.DisconnectionError() from error  # the pool retries with a new connection
 
 
-def dispose_engines() -> None:
-    """Close the pooled connections of every engine of the app in context (the default and the autocommit one)."""
-    from webapp.extensions import db
+def add_engine(app: Flask, engine: sa.Engine) -> None:
+    """Count `engine` among the engines of `app`, so `engines_of` (fork, tests) finds it."""
+    app.extensions.setdefault(_MORE_ENGINES, []).append(engine)
 
-    for engine in db.engines.values():
+
+def engines_of(app: Flask) -> list[sa.Engine]:
+    """Every engine `app` uses: Flask-SQLAlchemy's, if the app has it, and those given to `add_engine`."""
+    engines = []
+    if "sqlalchemy" in app.extensions:
+        with app.app_context():
+            engines.extend(db.engines.values())
+    return engines + [engine for engine in app.extensions.get(_MORE_ENGINES, []) if engine not in engines]
+
+
+def dispose_engines(app: Flask | None = None) -> None:
+    """Close the pooled connections of every engine of `app` (default: the app in context)."""
+    from flask import current_app
+
+    for engine in engines_of(app or current_app._get_current_object()):
         engine.dispose()
-
-
-def webhook_engine() -> sa.Engine:
-    """The engine the webhook reaches the database through: the autocommit one (short waits) when there is one."""
-    from webapp.extensions import db
-
-    return db.engines.get(AUTOCOMMIT_BIND, db.engine)

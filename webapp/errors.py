@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/admin/mg-digital-leads/source/"
 
 from webapp.intake.spool import SpoolUnavailable  # noqa: E402  (webapp.intake imports API_PREFIX)
-from webapp.intake.store import DB_OUTAGE_ERRORS, rollback_quietly  # noqa: E402
+from webapp.database import DB_OUTAGE_ERRORS, rollback_quietly  # noqa: E402
 KEPT_HEADERS = ("Allow", "Retry-After")
 
 

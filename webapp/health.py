@@ -3,7 +3,8 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
 from webapp.leads.silence import BusinessHours, check_silence
-from webapp.intake.store import last_lead_time, rollback_quietly
+from webapp.database import rollback_quietly
+from webapp.intake.store import last_lead_time
 from webapp.intake.drain import spool_for
 
 bp = Blueprint("health", __name__)

@@ -6,7 +6,8 @@ from flask import current_app
 
 from webapp.admin import bp
 from webapp.leads.silence import BusinessHours, check_silence
-from webapp.intake.store import last_lead_time, rollback_quietly
+from webapp.database import rollback_quietly
+from webapp.intake.store import last_lead_time
 from webapp.intake.drain import spool_for
 
 

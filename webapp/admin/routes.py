@@ -6,7 +6,7 @@ from webapp.audit import ACTIONS, audit, audit_events
 from webapp.auth.access import role_required
 from webapp.extensions import db
 from webapp.intake.intake_log import OUTCOMES, REPAIRED, SPOOLED, IntakeEvent, outcome_counts, recent_events
-from webapp.leads.models import MAX_ROW_ID
+from webapp.database import MAX_ROW_ID
 from webapp.leads.recovery import NotRecoverable, recover_lead
 from webapp.leads.submission import InvalidSubmission
 from webapp.leads.timezones import to_ist

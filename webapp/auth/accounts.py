@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from webapp.auth.models import ROLES, User
 from webapp.auth.passwords import HashingSlots, hash_password, needs_rehash, password_problem, verify_password
 from webapp.extensions import db
-from webapp.leads.models import utcnow
+from webapp.database import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.leads.models import UTCDateTime, utcnow
+from webapp.database import UTCDateTime, utcnow
 
 ROLES = ("sales", "manager", "admin")
 

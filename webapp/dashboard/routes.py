@@ -5,13 +5,13 @@ from flask_login import current_user
 from webapp.audit import audit
 from webapp.auth.access import login_required, role_required
 from webapp.dashboard import bp
+from webapp.database import DB_OUTAGE_ERRORS, rollback_quietly, utcnow
 from webapp.dashboard.export_slots import ExportSlot, released_at_the_end, take_slot
 from webapp.extensions import db
 from webapp.leads.export import recent_exports, recorded_rows, start_export
-from webapp.leads.models import Lead, utcnow
+from webapp.leads.models import Lead
 from webapp.leads.search import (LeadFilters, count_leads, filter_choices, leads_with_same_phone, search_leads,
                                  searchable)
-from webapp.intake.store import DB_OUTAGE_ERRORS, rollback_quietly
 from webapp.leads.timezones import to_ist
 
 EXPORT_ROLES = ("manager", "admin")

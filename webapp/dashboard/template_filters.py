@@ -3,7 +3,7 @@ import json
 from datetime import datetime
 
 from webapp.dashboard import bp
-from webapp.leads.models import utcnow
+from webapp.database import utcnow
 from webapp.leads.timezones import to_ist
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.leads.models import BigId, UTCDateTime, utcnow
+from webapp.database import BigId, UTCDateTime, utcnow
 
 OUTCOMES = {
     201: "stored", 400: "invalid", 401: "no_key", 403: "bad_key", 404: "not_found",

@@ -23,10 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.intake.breaker import CircuitBreaker
-from webapp.database import webhook_engine
+from webapp.database import DB_OUTAGE_ERRORS, UTCDateTime, rollback_quietly, utcnow, webhook_engine
 from webapp.extensions import db
-from webapp.leads.models import UTCDateTime, utcnow
-from webapp.intake.store import DB_OUTAGE_ERRORS, rollback_quietly
 
 log = logging.getLogger(__name__)
 

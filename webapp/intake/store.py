@@ -11,27 +11,15 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.intake.breaker import CircuitBreaker
-from webapp.database import AUTOCOMMIT_BIND
+from webapp.database import AUTOCOMMIT_BIND, is_outage, rollback_quietly, utcnow
 from webapp.extensions import db
 from webapp.intake.intake_log import REPAIRED, SPOOLED, SPOOLED_REASON, IntakeEvent, event_values, spoolable_event
-from webapp.leads.models import Lead, utcnow
+from webapp.leads.models import Lead
 from webapp.leads.phones import normalize_phone
 from webapp.intake.spool import Spool, SpooledLead
 from webapp.leads.submission import InvalidSubmission, LeadSubmission, validate_submission
 
 log = logging.getLogger(__name__)
-
-# The database is down, restarting, unreachable or too slow: the lead goes to the spool.
-DB_OUTAGE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
-
-
-def is_outage(error: Exception) -> bool:
-    """A database failure that says nothing about the lead: retrying later will work."""
-    # psycopg2 reports some dropped connections as a bare DatabaseError; SQLAlchemy then flags the
-    # connection as invalidated, which no constraint or data error ever does.
-    return isinstance(error, DB_OUTAGE_ERRORS) or (isinstance(error, sa_exc.DBAPIError)
-                                                   and error.connection_invalidated)
-
 
 @dataclass(frozen=True)
 class Receipt:
@@ -82,17 +70,6 @@ def build_lead(submission: LeadSubmission, platform: str, received_at: datetime 
                intake_id: str | None = None) -> Lead:
     """A new, unsaved Lead row."""
     return Lead(**lead_columns(submission, platform, received_at, intake_id))
-
-
-def rollback_quietly() -> None:
-    """End the failed transaction; on a dead connection even that may fail, which must not cost the lead."""
-    try:
-        db.session.rollback()
-    except sa_exc.SQLAlchemyError:
-        try:
-            db.session.close()
-        except sa_exc.SQLAlchemyError:
-            pass  # the pool drops the broken connection; the next checkout makes a new one
 
 
 def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, breaker: CircuitBreaker,

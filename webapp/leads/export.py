@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from webapp.database import rollback_quietly
 from webapp.extensions import db
 from webapp.leads.export_columns import EXPORT_COLUMNS, PHONE_COLUMNS, ROWS_PER_CHUNK, neutralize_cell
 from webapp.leads.export_copy import copy_export
 from webapp.leads.models import Lead, LeadExport
 from webapp.leads.search import LeadFilters, filter_conditions
-from webapp.intake.store import rollback_quietly
 from webapp.leads.timezones import to_ist
 
 log = logging.getLogger(__name__)

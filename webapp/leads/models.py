@@ -1,46 +1,11 @@
 """The `public."mg-digital-leads"` table."""
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
+from webapp.database import BigId, JSONPayload, UTCDateTime, utcnow
 from webapp.extensions import db
-
-# The largest id a BIGINT (PostgreSQL) or an INTEGER (SQLite) column holds: a larger one can match no row.
-MAX_ROW_ID = 2**63 - 1
-
-
-class UTCDateTime(sa.TypeDecorator):
-    """A timestamptz that is always an aware UTC datetime in Python, SQLite included."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        """Store UTC; SQLite has no time zones, so it gets naive UTC."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given for a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        """Read back as aware UTC."""
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
-
-
-# JSONB on PostgreSQL (indexable, validated); plain JSON text on SQLite.
-JSONPayload = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-
-def utcnow() -> datetime:
-    """The current time as an aware UTC datetime."""
-    return datetime.now(UTC)
 
 
 class Lead(db.Model):

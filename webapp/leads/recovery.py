@@ -5,7 +5,8 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.intake.intake_log import IntakeEvent
-from webapp.leads.models import Lead, utcnow
+from webapp.database import utcnow
+from webapp.leads.models import Lead
 from webapp.intake.store import build_lead, new_intake_id
 from webapp.leads.submission import parse_submission
 

@@ -5,7 +5,8 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.leads.models import MAX_ROW_ID, Lead
+from webapp.database import MAX_ROW_ID
+from webapp.leads.models import Lead
 from webapp.leads.text_search import phone_digits, search_condition, search_hint  # noqa: F401  (phone_digits is public here)
 from webapp.leads.timezones import ist_day_start
 
