@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from webapp.extensions import db
-from webapp.intake.store import build_lead
+from webapp.leads.new_lead import build_lead
 from webapp.leads.submission import validate_submission
 
 

@@ -96,7 +96,7 @@ def test_no_match_says_so(client, signed_in, seed):
 
 
 def test_pages_of_fifty_with_an_older_link(client, signed_in, app):
-    from webapp.intake.store import build_lead
+    from webapp.leads.new_lead import build_lead
     from webapp.leads.submission import validate_submission
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     with app.app_context():

@@ -94,7 +94,7 @@ def test_a_formula_name_arrives_neutralized(ctx):
 
 def test_streams_in_chunks_newest_first(ctx):
     from webapp.extensions import db
-    from webapp.intake.store import build_lead
+    from webapp.leads.new_lead import build_lead
     from webapp.leads.submission import validate_submission
 
     submission = validate_submission({"name": "bulk", "phone_number": "9876543210"})

@@ -9,7 +9,7 @@ from webapp.extensions import db
 from webapp.leads.models import Lead
 from webapp.leads.phones import normalize_phone
 from webapp.leads.search import LeadFilters, search_leads
-from webapp.intake.store import build_lead
+from webapp.leads.new_lead import build_lead
 from webapp.leads.submission import validate_submission
 
 COLUMNS = ("name", "phone_number", "phone_normalized", "car_model", "lead_url", "campaign", "utm_source",

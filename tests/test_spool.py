@@ -23,7 +23,8 @@ from tests.servers import ROOT, PrivatePostgres, free_port, post_webhook, start_
 from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.intake.spool import STALE_CLAIM_SECONDS, Spool, SpooledLead
-from webapp.intake.store import drain_spool, new_intake_id
+from webapp.intake.store import drain_spool
+from webapp.leads.new_lead import new_intake_id
 
 SENDER_TIMEOUT = 10  # seconds, the guide's section 2
 DRAIN_DEADLINE = 30  # seconds after the restart, the promise

@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, jsonify
 
 from webapp.leads.silence import BusinessHours, check_silence
 from webapp.database import rollback_quietly
-from webapp.intake.store import last_lead_time
+from webapp.leads.search import last_lead_time
 from webapp.intake.drain import spool_for
 
 bp = Blueprint("health", __name__)

@@ -7,7 +7,7 @@ from flask import current_app
 from webapp.admin import bp
 from webapp.leads.silence import BusinessHours, check_silence
 from webapp.database import rollback_quietly
-from webapp.intake.store import last_lead_time
+from webapp.leads.search import last_lead_time
 from webapp.intake.drain import spool_for
 
 

@@ -1,7 +1,6 @@
 """Store leads: straight into the table, or through the spool while the database is away."""
 import logging
 import time
-import uuid
 from functools import cache
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,11 +14,12 @@ from webapp.database import AUTOCOMMIT_BIND, is_outage, rollback_quietly, utcnow
 from webapp.extensions import db
 from webapp.intake.intake_log import REPAIRED, SPOOLED, SPOOLED_REASON, IntakeEvent, event_values, spoolable_event
 from webapp.leads.models import Lead
-from webapp.leads.phones import normalize_phone
+from webapp.leads.new_lead import lead_columns, new_intake_id
 from webapp.intake.spool import Spool, SpooledLead
 from webapp.leads.submission import InvalidSubmission, LeadSubmission, validate_submission
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Receipt:
@@ -44,32 +44,6 @@ class DrainResult:
     already_stored: int = 0
     failed: int = 0
     database_unavailable: bool = False
-
-
-def new_intake_id() -> str:
-    """A random, unique id for one received lead."""
-    return uuid.uuid4().hex
-
-
-def lead_columns(submission: LeadSubmission, platform: str, received_at: datetime | None = None,
-                 intake_id: str | None = None) -> dict:
-    """The column values of a lead; `platform` comes from the caller, never the payload."""
-    return dict(
-        platform=platform,
-        name=submission.name,
-        phone_number=submission.phone_number,
-        phone_normalized=normalize_phone(submission.phone_number),
-        payload=submission.payload,
-        created_at=received_at or utcnow(),
-        intake_id=intake_id,
-        **submission.columns,
-    )
-
-
-def build_lead(submission: LeadSubmission, platform: str, received_at: datetime | None = None,
-               intake_id: str | None = None) -> Lead:
-    """A new, unsaved Lead row."""
-    return Lead(**lead_columns(submission, platform, received_at, intake_id))
 
 
 def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, breaker: CircuitBreaker,
@@ -210,8 +184,3 @@ def drain_spool(spool: Spool, limit: int | None = None) -> DrainResult:
         log.info("spool: %d lead(s) moved into the table, %d were there already", result.stored,
                  result.already_stored)
     return result
-
-
-def last_lead_time() -> datetime | None:
-    """When the newest lead was received."""
-    return db.session.scalar(sa.select(Lead.created_at).order_by(Lead.created_at.desc()).limit(1))

@@ -146,3 +146,8 @@ def leads_with_same_phone(lead: Lead, limit: int = 20) -> list[Lead]:
     return list(db.session.scalars(
         sa.select(Lead).where(Lead.phone_normalized == lead.phone_normalized, Lead.id != lead.id)
         .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit)))
+
+
+def last_lead_time() -> datetime | None:
+    """When the newest lead was received."""
+    return db.session.scalar(sa.select(Lead.created_at).order_by(Lead.created_at.desc()).limit(1))
