@@ -1,4 +1,4 @@
-"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py run:app`.
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py run:app` (or `run:intake_app`).
 
 Command-line flags override these (the tests pass their own `-b`).
 """
@@ -37,15 +37,15 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%(
 def post_fork(server, worker):
     """Each worker opens its own database connections.
 
-    With `preload_app` the engine (and any pooled connection) was made in the
+    With `preload_app` the engines (and any pooled connection) were made in the
     master; a socket shared by two processes interleaves their traffic. Dispose
-    the pool without closing the parent's connections (SQLAlchemy's fork recipe).
+    each pool without closing the parent's connections (SQLAlchemy's fork recipe):
+    the dashboard's and the webhook's, whichever app this server serves.
     """
     run = sys.modules.get("run")
     if run is None or not hasattr(run, "app"):
         return
-    from webapp.extensions import db
+    from webapp.database import engines_of
 
-    with run.app.app_context():
-        for engine in db.engines.values():
-            engine.dispose(close=False)
+    for engine in engines_of(run.app):
+        engine.dispose(close=False)

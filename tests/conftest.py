@@ -160,6 +160,13 @@ def client(app):
 
 
 @pytest.fixture
+def app_context(app):
+    """`app`'s application context, open for the whole test (for calling domain functions directly)."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
 def post_lead(client):
     """POST a body to the webhook; a dict is sent as JSON with the guide's key."""
 
@@ -279,3 +286,31 @@ class AuthActions:
 def auth(client, protected_views):
     """Sign-in helpers bound to `client`."""
     return AuthActions(client, protected_views)
+
+
+@pytest.fixture
+def signed_in_client(client, auth, make_user):
+    """`client`, signed in as a sales account."""
+    make_user()
+    assert auth.login().status_code == 302
+    return client
+
+
+@pytest.fixture
+def admin_client(auth, make_user):
+    """`client`, signed in as an admin."""
+    make_user("root@raam.example", name="Ravi Admin", role="admin")
+    assert auth.login("root@raam.example").status_code == 302
+    return auth.client
+
+
+@pytest.fixture
+def sign_in_as(make_user, auth):
+    """A function that makes an account of a role, signs `client` in as it, and returns the `auth` helpers."""
+
+    def sign_in(role="sales"):
+        make_user(f"{role}@raam.example", name=f"{role.title()} Person", role=role)
+        assert auth.login(f"{role}@raam.example").status_code == 302
+        return auth
+
+    return sign_in

@@ -11,14 +11,7 @@ from webapp.audit import AuditEvent
 from webapp.extensions import db
 from webapp.intake.intake_log import IntakeEvent
 from webapp.leads.models import Lead
-
-
-@pytest.fixture
-def admin(auth, make_user):
-    """The test client, signed in as an admin."""
-    make_user("root@raam.example", name="Ravi Admin", role="admin")
-    assert auth.login("root@raam.example").status_code == 302
-    return auth.client
+from webapp.intake.parts import intake_of
 
 
 def _event_ids(app, outcome=None) -> list[int]:
@@ -44,28 +37,28 @@ def test_admin_pages_are_for_admins_only(client, auth, make_user, path):
         auth.logout()
 
 
-def test_the_intake_log_page_lists_filters_and_counts_the_last_24_hours(app, admin, post_lead):
+def test_the_intake_log_page_lists_filters_and_counts_the_last_24_hours(app, admin_client, post_lead):
     post_lead(SAMPLE_LEAD)
     post_lead({"name": "Ravi"})
     post_lead(SAMPLE_LEAD, key="wrong")
-    page = admin.get("/admin/intake-log").get_data(as_text=True)
+    page = admin_client.get("/admin/intake-log").get_data(as_text=True)
     assert "Missing required fields: phone_number" in page and "API key invalid" in page
     assert page.count('<td><a href="/admin/intake-log/') == 3
     assert "recoverable" in page  # the 400 from a valid key
-    filtered = admin.get("/admin/intake-log?outcome=bad_key").get_data(as_text=True)
+    filtered = admin_client.get("/admin/intake-log?outcome=bad_key").get_data(as_text=True)
     assert filtered.count('<td><a href="/admin/intake-log/') == 1
     assert "<td>stored</td><td></td><td>1</td>" in page.replace("\n", "").replace("  ", "")
 
 
-def test_repaired_leads_can_be_listed_and_show_the_body_as_sent(app, admin, post_lead):
+def test_repaired_leads_can_be_listed_and_show_the_body_as_sent(app, admin_client, post_lead):
     post_lead(SAMPLE_LEAD)
     post_lead(data=b'{"name": "Ravi\\u0000 Kumar", "phone_number": "9876543210"}')
-    listing = admin.get("/admin/intake-log").get_data(as_text=True)
+    listing = admin_client.get("/admin/intake-log").get_data(as_text=True)
     assert '<option value="repaired">repaired</option>' in listing
-    filtered = admin.get("/admin/intake-log?outcome=repaired").get_data(as_text=True)
+    filtered = admin_client.get("/admin/intake-log?outcome=repaired").get_data(as_text=True)
     assert filtered.count('<td><a href="/admin/intake-log/') == 1 and "NUL characters removed" in filtered
     [event_id] = _event_ids(app, "repaired")
-    page = admin.get(f"/admin/intake-log/{event_id}").get_data(as_text=True)
+    page = admin_client.get(f"/admin/intake-log/{event_id}").get_data(as_text=True)
     assert "Body kept" in page and "Ravi\\u0000 Kumar" in page and "Store as lead" not in page
 
 
@@ -96,28 +89,28 @@ def test_a_rate_limited_lead_is_stored_by_an_admin_at_the_time_it_was_received(a
     assert ("lead_recover", "root@raam.example", str(lead.id)) in _audit(app)
 
 
-def test_a_rejected_body_fixed_by_hand_becomes_a_lead_and_a_still_broken_one_does_not(app, admin, post_lead, leads):
+def test_a_rejected_body_fixed_by_hand_becomes_a_lead_and_a_still_broken_one_does_not(app, admin_client, post_lead, leads):
     assert post_lead({"name": "Ravi Kumar", "phone": "9876543210"}).status_code == 400
     [event_id] = _event_ids(app, "invalid")
-    token = csrf_token_in(admin.get(f"/admin/intake-log/{event_id}").get_data(as_text=True))
-    broken = admin.post(f"/admin/intake-log/{event_id}/recover", data={"csrf_token": token, "body": '{"name": 1'},
+    token = csrf_token_in(admin_client.get(f"/admin/intake-log/{event_id}").get_data(as_text=True))
+    broken = admin_client.post(f"/admin/intake-log/{event_id}/recover", data={"csrf_token": token, "body": '{"name": 1'},
                         follow_redirects=True).get_data(as_text=True)
     assert "Not stored: Body is not valid JSON" in broken and leads() == []
     fixed = json.dumps({"name": "Ravi Kumar", "phone_number": "9876543210"})
-    admin.post(f"/admin/intake-log/{event_id}/recover", data={"csrf_token": token, "body": fixed})
+    admin_client.post(f"/admin/intake-log/{event_id}/recover", data={"csrf_token": token, "body": fixed})
     [lead] = leads()
     assert lead.phone_normalized == "+919876543210"
-    without_token = admin.post(f"/admin/intake-log/{event_id}/recover", data={"body": fixed})
+    without_token = admin_client.post(f"/admin/intake-log/{event_id}/recover", data={"body": fixed})
     assert without_token.status_code == 400  # CSRF
 
 
-def test_a_request_without_a_valid_key_offers_nothing_to_store(app, admin, post_lead):
+def test_a_request_without_a_valid_key_offers_nothing_to_store(app, admin_client, post_lead):
     post_lead(SAMPLE_LEAD, key="wrong")
     [event_id] = _event_ids(app)
-    page = admin.get(f"/admin/intake-log/{event_id}").get_data(as_text=True)
+    page = admin_client.get(f"/admin/intake-log/{event_id}").get_data(as_text=True)
     assert "Store as lead" not in page and "Ravi Kumar" not in page  # the body was never kept
     token = csrf_token_in(page)
-    refused = admin.post(f"/admin/intake-log/{event_id}/recover", data={"csrf_token": token},
+    refused = admin_client.post(f"/admin/intake-log/{event_id}/recover", data={"csrf_token": token},
                          follow_redirects=True).get_data(as_text=True)
     assert "not a rejected request from a valid key" in refused
 
@@ -147,11 +140,11 @@ def test_account_and_key_changes_from_the_command_line_are_audited(app):
                        ("key_create", "cardekho-12"), ("key_revoke", "cardekho-12")]
 
 
-def test_the_audit_page_shows_the_record_and_filters_by_action(app, admin, auth):
+def test_the_audit_page_shows_the_record_and_filters_by_action(app, admin_client, auth):
     auth.login(password="wrong", email="mallory@evil.example", client=app.test_client())
-    page = admin.get("/admin/audit").get_data(as_text=True)
+    page = admin_client.get("/admin/audit").get_data(as_text=True)
     assert "sign_in_failed" in page and "mallory@evil.example" in page and "root@raam.example" in page
-    only = admin.get("/admin/audit?action=sign_in").get_data(as_text=True)
+    only = admin_client.get("/admin/audit?action=sign_in").get_data(as_text=True)
     assert "mallory@evil.example" not in only and "root@raam.example" in only
 
 
@@ -167,7 +160,7 @@ def test_signed_in_pages_show_a_banner_when_leads_stop_or_wait_in_the_spool(app_
     page = client.get("/admin/intake-log").get_data(as_text=True)
     assert "No lead has arrived for" in page and "Check the CarDekho integration" in page
     from webapp.intake.spool import SpooledLead
-    app.extensions["spool"].write(SpooledLead("x" * 32, "CarDekho", datetime.now(UTC), {"name": "a"}))
+    intake_of(app).spool.write(SpooledLead("x" * 32, "CarDekho", datetime.now(UTC), {"name": "a"}))
     assert "1 lead(s) received while the database was away" in client.get("/admin/intake-log").get_data(
         as_text=True)
     auth.logout()

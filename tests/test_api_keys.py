@@ -10,6 +10,7 @@ from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app
 from tests.servers import free_port, start_redis, stop
 from webapp.extensions import db
+from webapp.intake.parts import intake_of
 
 
 def _create(app, label: str) -> str:
@@ -95,7 +96,7 @@ def test_a_worker_that_starts_during_an_outage_still_knows_the_table_keys(keyed_
     response = _post(down.test_client(), key)
     assert response.status_code == 201, response.get_json()
     assert _post(down.test_client(), "rk_wrong").status_code == 403
-    assert down.extensions["spool"].backlog().waiting == 1
+    assert intake_of(down).spool.backlog().waiting == 1
     # With no saved list either, a table key cannot be checked: 503 (retried), never a final 403.
     blind = make_app(f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/none",
                      SPOOL_DIR=str(tmp_path / "empty"))
@@ -113,7 +114,7 @@ def test_threads_refreshing_the_key_list_at_once_never_leave_a_torn_file(tmp_pat
 
     path = tmp_path / "api-keys.json"
     lists = [{f"hash-{writer}-{i}": f"label-{writer}" for i in range(200 * (writer + 1))} for writer in range(4)]
-    rings = [KeyRing([], 10, str(path), CircuitBreaker(5)) for _ in lists]
+    rings = [KeyRing([], 10, str(path), None, CircuitBreaker(5)) for _ in lists]
     for _ in range(50):
         threads = [threading.Thread(target=ring._save_snapshot, args=(hashes,)) for ring, hashes in zip(rings, lists)]
         for thread in threads:

@@ -5,8 +5,9 @@ import sqlalchemy as sa
 
 from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK, empty_tables, make_app
-from webapp.database import AUTOCOMMIT_BIND, PING_AFTER_IDLE_SECONDS, dispose_engines
+from webapp.database import PING_AFTER_IDLE_SECONDS, dispose_engines, engines_of
 from webapp.extensions import db
+from webapp.intake.parts import intake_of
 
 
 def test_a_connection_killed_while_idle_is_replaced_silently(postgresql_url):
@@ -15,11 +16,10 @@ def test_a_connection_killed_while_idle_is_replaced_silently(postgresql_url):
     headers = {"X-API-Key": GUIDE_API_KEY}
     try:
         assert client.post(WEBHOOK, json=SAMPLE_LEAD, headers=headers).status_code == 201
-        with app.app_context():  # the pooled connection of each engine (the webhook's insert has its own)
-            pids = []
-            for engine in db.engines.values():
-                with engine.connect() as connection:
-                    pids.append(connection.scalar(sa.text("SELECT pg_backend_pid()")))
+        pids = []
+        for engine in engines_of(app):  # the pooled connection of each engine (the webhook has its own)
+            with engine.connect() as connection:
+                pids.append(connection.scalar(sa.text("SELECT pg_backend_pid()")))
         killer = make_app(postgresql_url)
         with killer.app_context():  # as a server restart would
             for pid in pids:
@@ -38,9 +38,8 @@ def test_the_webhooks_connection_goes_back_to_the_pool_without_a_reset(postgresq
     # was never returned, so after 15 of them every request waited for a connection and failed.
     app = make_app(postgresql_url)
     client = app.test_client()
-    with app.app_context():
-        engines = list(db.engines.values())
-        webhook_engine = db.engines[AUTOCOMMIT_BIND]
+    engines = engines_of(app)
+    webhook_engine = intake_of(app).engine
 
     def server_gone(dbapi_connection):
         raise webhook_engine.dialect.loaded_dbapi.OperationalError("server closed the connection unexpectedly")

@@ -20,6 +20,7 @@ from tests.servers import TcpRelay, free_port, post_webhook, start_gunicorn, sto
 from webapp.intake.breaker import CircuitBreaker
 from webapp.database import dispose_engines
 from webapp.intake.spool import Spool
+from webapp.intake.parts import intake_of
 
 SENDERS = 30
 PROMISE_SECONDS = 2.0  # the promise: every lead answered within 2 s while the database hangs
@@ -146,7 +147,7 @@ def _table_key(url: str, spool_dir: str, label: str) -> str:
     app = make_app(url, SPOOL_DIR=spool_dir)
     key = app.test_cli_runner().invoke(args=["keys", "create", "--label", label]).stdout.strip().splitlines()[-1]
     with app.app_context():
-        assert app.extensions["keyring"].label_for(key) == label
+        assert intake_of(app).keyring.label_for(key) == label
         dispose_engines()
     return key
 

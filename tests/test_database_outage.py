@@ -16,6 +16,7 @@ from tests.test_database_breaker import FakeClock
 from webapp.intake.breaker import CircuitBreaker
 from webapp.database import dispose_engines
 from webapp.extensions import db
+from webapp.intake.parts import intake_of
 
 SENDER_TIMEOUT = 10  # seconds, the guide's section 2
 
@@ -92,20 +93,20 @@ def test_a_lead_sent_while_the_database_is_down_is_spooled_answered_201_and_stor
 def test_after_a_failure_leads_are_spooled_without_touching_the_database_until_one_tries_it_again(relayed_app):
     app, relay = relayed_app
     clock = FakeClock()
-    app.extensions["database_breaker"] = CircuitBreaker(retry_seconds=5, clock=clock)
+    intake_of(app).breaker = CircuitBreaker(retry_seconds=5, clock=clock)
     client = app.test_client()
     relay.set_mode("hang")
     assert _timed_post(client)[0].status_code == 201  # waited for a connection that never answered; spooled
     tried = relay.accepted
     assert [_timed_post(client)[0].status_code for _ in range(3)] == [201, 201, 201]
     assert relay.accepted == tried, "a lead waited on the hung database while the breaker was open"
-    assert app.extensions["spool"].backlog().waiting == 4
+    assert intake_of(app).spool.backlog().waiting == 4
 
     clock.now += 5
     relay.set_mode("open")
     assert [_timed_post(client)[0].status_code for _ in range(2)] == [201, 201]  # one tries, and it works
     assert relay.accepted > tried
-    assert app.extensions["spool"].backlog().waiting == 4  # both went straight into the table
+    assert intake_of(app).spool.backlog().waiting == 4  # both went straight into the table
     drain = app.test_cli_runner().invoke(args=["spool", "drain"])
     assert "stored: 4, already stored: 0, failed: 0, still waiting: 0" in drain.output
     rows = _rows(app)
@@ -116,7 +117,7 @@ def test_the_webhook_answers_503_only_when_the_spool_cannot_write_either(relayed
     app, relay = relayed_app
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("")
-    app.extensions["spool"].__init__(str(not_a_directory / "spool"))  # a spool that cannot be created
+    intake_of(app).spool.__init__(str(not_a_directory / "spool"))  # a spool that cannot be created
     relay.set_mode("refuse")
     response, seconds = _timed_post(app.test_client())
     assert response.status_code == 503
@@ -140,9 +141,9 @@ def test_a_spooled_lead_is_drained_by_the_worker_once_the_database_is_back(postg
         while time.monotonic() < deadline and not _rows(app):
             time.sleep(0.2)
         assert len(_rows(app)) == 1
-        assert app.extensions["spool"].backlog().waiting == 0
+        assert intake_of(app).spool.backlog().waiting == 0
     finally:
-        app.extensions["spool_drainer"].stop()
+        intake_of(app).drainer.stop()
         relay.set_mode("open")
         with app.app_context():
             db.session.execute(sa.text('DELETE FROM "mg-digital-leads"'))

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from config import GUIDE_API_KEY
 from tests.conftest import SAMPLE_LEAD, WEBHOOK
+from webapp import mounted_intake_app
 from webapp.extensions import db
 
 SUCCESS = {"message": "CarDekho lead inserted successfully"}
@@ -255,8 +256,9 @@ def test_the_webhook_opens_no_session_even_for_a_signed_in_browser(app, client, 
     assert post_lead(SAMPLE_LEAD, key=None).status_code == 401  # a person's session is no API key
     with app.test_request_context("/", headers={"Cookie": cookie}):
         assert flask.session.get("_user_id")  # the dashboard reads the signed cookie
-    with app.test_request_context(WEBHOOK, method="POST", headers={"Cookie": cookie}):
-        assert app.session_interface.is_null_session(flask.session)  # the webhook neither reads nor signs it
+    intake_app = mounted_intake_app(app)  # the app the webhook's paths go to
+    with intake_app.test_request_context(WEBHOOK, method="POST", headers={"Cookie": cookie}):
+        assert intake_app.session_interface.is_null_session(flask.session)  # it neither reads nor signs it
     stored = post_lead(SAMPLE_LEAD)
     assert stored.status_code == 201 and "Set-Cookie" not in stored.headers
 
@@ -290,8 +292,8 @@ def test_an_unexpected_error_under_the_webhook_path_is_500_json_without_a_traceb
     def explode():
         raise RuntimeError("secret internals")
 
-    from webapp.extensions import csrf
-    app.add_url_rule("/admin/mg-digital-leads/source/explode", view_func=csrf.exempt(explode), methods=["POST"])
+    mounted_intake_app(app).add_url_rule("/admin/mg-digital-leads/source/explode", view_func=explode,
+                                         methods=["POST"])
     response = app.test_client().post("/admin/mg-digital-leads/source/explode", json={})
     assert response.status_code == 500
     assert response.get_json() == {"error": "Internal server error; retry with exponential backoff"}

@@ -12,8 +12,9 @@ from tests.servers import free_port
 from webapp.extensions import db
 from webapp.intake.keyring import env_key_label
 from webapp.intake.intake_log import IntakeEvent, outcome_counts
-from webapp.database import utcnow
-from webapp.intake.store import drain_spool
+from webapp.database import engines_of, utcnow
+from webapp.intake.drain import drain_spool
+from webapp.intake.parts import intake_of
 
 
 def _events(app) -> list[IntakeEvent]:
@@ -86,7 +87,7 @@ def test_a_spooled_lead_is_logged_when_it_is_drained_with_its_receive_time(app, 
     assert response.status_code == 201
     assert _events(app) == []
     with app.app_context():
-        drain_spool(app.extensions["spool"])
+        drain_spool(intake_of(app).spool, intake_of(app).engine)
         lead_id, created_at = db.session.execute(sa.text('SELECT id, created_at FROM "mg-digital-leads"')).one()
     [event] = _events(app)
     assert (event.status, event.outcome, event.lead_id, event.request_id) == (201, "spooled", lead_id, "spooled-1")
@@ -129,7 +130,7 @@ def test_a_repaired_lead_spooled_while_the_database_is_down_is_stored_and_its_ro
     assert response.status_code == 201
     assert _events(app) == []
     with app.app_context():
-        assert drain_spool(app.extensions["spool"]).stored == 1
+        assert drain_spool(intake_of(app).spool, intake_of(app).engine).stored == 1
         name, payload = db.session.execute(sa.text('SELECT name, payload FROM "mg-digital-leads"')).one()
     assert name == "Ravi Kumar"
     assert (json.loads(payload) if isinstance(payload, str) else payload)["note"] == "a\ufffdb"
@@ -178,7 +179,8 @@ def test_a_stored_lead_and_its_log_row_are_one_statement_on_postgresql_one_commi
         statements.append("COMMIT")
 
     with app.app_context():
-        engine, engines = db.engine, list(db.engines.values())  # on PostgreSQL also the webhook's autocommit one
+        engine = db.engine
+    engines = engines_of(app)  # the dashboard's and the webhook's own
     for each in engines:
         sa.event.listen(each, "before_cursor_execute", on_execute)
         sa.event.listen(each, "commit", on_commit)

@@ -51,26 +51,28 @@ def sri_of(data: bytes) -> str:
     return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
 
 
-@pytest.fixture
-def signed_in(client, auth, make_user):
-    """`client`, signed in as a sales account."""
-    make_user()
-    auth.login()
-    return client
-
-
 # --- Headers on every answer ------------------------------------------------------------------
 
 def answers(client):
-    """A page, an error page, the webhook's JSON, a probe, and a static file."""
+    """A page, an error page, a probe, and a static file."""
     return {
         "login page": client.get("/login"),
         "404 page": client.get("/no-such-page"),
-        "webhook JSON": client.post(WEBHOOK, json=SAMPLE_LEAD, headers={"X-API-Key": GUIDE_API_KEY}),
-        "webhook error JSON": client.post(WEBHOOK, json=SAMPLE_LEAD),
         "health probe": client.get("/readyz"),
         "stylesheet": client.get("/static/css/app.css"),
     }
+
+
+def test_webhook_answers_are_never_stored_framed_or_sniffed_and_carry_no_page_headers(client):
+    for response in (client.post(WEBHOOK, json=SAMPLE_LEAD, headers={"X-API-Key": GUIDE_API_KEY}),
+                     client.post(WEBHOOK, json=SAMPLE_LEAD), client.get(WEBHOOK),
+                     client.post(WEBHOOK + "/nothing", json=SAMPLE_LEAD, headers={"X-API-Key": GUIDE_API_KEY})):
+        assert response.mimetype == "application/json"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+        assert "X-Frame-Options" not in response.headers and "Referrer-Policy" not in response.headers
+        assert "Set-Cookie" not in response.headers
 
 
 def test_every_answer_carries_the_security_headers(client):
@@ -89,9 +91,9 @@ def test_pages_and_api_answers_are_never_stored_but_static_files_may_be(client):
             assert response.headers["Cache-Control"] == "no-store", name
 
 
-def test_signed_in_pages_refusals_and_htmx_partials_are_never_stored(signed_in, auth):
+def test_signed_in_pages_refusals_and_htmx_partials_are_never_stored(signed_in_client, auth):
     for path in (auth.views.page, auth.views.rows, auth.views.export):
-        response = signed_in.get(path, headers={"HX-Request": "true"} if path == auth.views.rows else {})
+        response = signed_in_client.get(path, headers={"HX-Request": "true"} if path == auth.views.rows else {})
         assert response.headers["Cache-Control"] == "no-store", path
         assert response.headers["Content-Security-Policy"] == CSP, path
 
@@ -134,8 +136,8 @@ def test_htmx_is_told_not_to_inject_styles_or_eval_or_keep_pages_in_local_storag
                                   "historyCacheSize": 0, "refreshOnHistoryMiss": True}
 
 
-def test_the_page_hands_htmx_the_same_csrf_token_as_its_forms(signed_in, auth):
-    parts = PageParts(signed_in.get(auth.views.page).get_data(as_text=True))
+def test_the_page_hands_htmx_the_same_csrf_token_as_its_forms(signed_in_client, auth):
+    parts = PageParts(signed_in_client.get(auth.views.page).get_data(as_text=True))
     [meta] = [attrs["content"] for attrs, _ in parts.all("meta") if attrs.get("name") == "csrf-token"]
     [body] = [attrs for attrs, _ in parts.all("body")]
     [field] = [attrs["value"] for attrs, _ in parts.all("input") if attrs.get("name") == "csrf_token"]
@@ -300,3 +302,6 @@ def test_production_tells_browsers_to_use_https_only(monkeypatch, tmp_path, clie
     production = create_app({"APP_ENV": "production"}).test_client()
     assert production.get("/healthz").headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
     assert "Strict-Transport-Security" not in client.get("/healthz").headers  # plain-http development
+    webhook = production.post(WEBHOOK, json=SAMPLE_LEAD, headers={"X-API-Key": "not-a-key"})
+    assert webhook.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert "Strict-Transport-Security" not in client.post(WEBHOOK, json=SAMPLE_LEAD).headers

@@ -23,8 +23,9 @@ from tests.servers import ROOT, PrivatePostgres, free_port, post_webhook, start_
 from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.intake.spool import STALE_CLAIM_SECONDS, Spool, SpooledLead
-from webapp.intake.store import drain_spool
+from webapp.intake.drain import drain_spool, insert_once
 from webapp.leads.new_lead import new_intake_id
+from webapp.intake.parts import intake_of
 
 SENDER_TIMEOUT = 10  # seconds, the guide's section 2
 DRAIN_DEADLINE = 30  # seconds after the restart, the issue's promise
@@ -197,10 +198,12 @@ def test_a_drainer_killed_mid_drain_leaves_nothing_lost_or_doubled(postgresql_ap
         holder.rollback()
         holder.close()
     assert drainer.returncode == -signal.SIGKILL
-    assert len(_stored_names(app)) == 20
+    # The 20 it stored; and the insert it was waiting in may still finish once the row is free (each insert
+    # commits on its own), in which case the next drain finds that lead stored already, never twice.
+    assert len(_stored_names(app)) in (20, 21)
     assert len(os.listdir(spool.claimed_dir)) == 1  # the claim it held when it died
     result = drain_in(app, spool)  # the dead drainer's claim is recovered at once
-    assert (result.stored, result.failed) == (20, 0)
+    assert (result.stored + result.already_stored, result.failed) == (20, 0)
     assert _stored_names(app) == sorted(names)
     assert spool.backlog().waiting == 0
 
@@ -208,16 +211,14 @@ def test_a_drainer_killed_mid_drain_leaves_nothing_lost_or_doubled(postgresql_ap
 def drain_in(app, spool: Spool):
     """Drain `spool` into `app`'s database."""
     with app.app_context():
-        return drain_spool(spool)
+        return drain_spool(spool, intake_of(app).engine)
 
 
 def test_a_claim_whose_lead_was_already_stored_is_not_stored_again(app, tmp_path):
     spool = Spool(str(tmp_path / "spool"))
     _spool_leads(spool, 3)
     [claim] = list(spool.claims(limit=1))
-    with app.app_context():
-        from webapp.intake.store import insert_once
-        insert_once(claim.read())  # a drainer stored it, then died before deleting the file
+    insert_once(intake_of(app).engine, claim.read())  # a drainer stored it, then died before deleting the file
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()
     os.rename(claim.path, claim.path.replace(f"@{os.getpid()}@", f"@{dead}@"))
@@ -298,7 +299,7 @@ def test_a_new_workers_first_requests_arriving_together_all_get_their_answer(app
             sender.join(timeout=30)
         assert statuses == [201, 201, 201]
     finally:
-        app.extensions["spool_drainer"].stop()
+        intake_of(app).drainer.stop()
 
 
 def _post_sample(app) -> int:

@@ -1,5 +1,4 @@
-"""The Raam Lead Desk application factory."""
-import logging
+"""The Raam Lead Desk application factory: the dashboard, with the webhook's own app mounted in front."""
 import os
 import threading
 
@@ -8,8 +7,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import load_config
+from webapp.database import MAX_ROW_ID, add_engine
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
-from webapp.database import MAX_ROW_ID
+from webapp.intake import INTAKE_PREFIX, create_intake_app
+from webapp.intake.parts import EXTENSION as INTAKE, intake_of
+from webapp.request_ids import configure_logging, register_request_ids
+
+MOUNTED_INTAKE_APP = "intake_app"
 
 
 class RowId(IntegerConverter):
@@ -19,14 +23,44 @@ class RowId(IntegerConverter):
         super().__init__(url_map, min=1, max=MAX_ROW_ID)
 
 
+class IntakeDispatcher:
+    """WSGI: requests under `prefix` go to the intake app, the others to the dashboard; paths are left as they
+    are, so the intake app routes the contract's full path (and serves the same URLs on its own)."""
+
+    def __init__(self, dashboard, prefix: str, intake):
+        self.dashboard, self.prefix, self.intake = dashboard, prefix, intake
+
+    def __call__(self, environ, start_response):
+        """Hand the request to the app its path belongs to."""
+        if environ.get("PATH_INFO", "").startswith(self.prefix):
+            return self.intake(environ, start_response)
+        return self.dashboard(environ, start_response)
+
+
 def create_app(overrides: dict | None = None) -> Flask:
-    """Build the app for `APP_ENV` (or `overrides["APP_ENV"]`), with optional setting overrides."""
+    """The app for `APP_ENV` (or `overrides["APP_ENV"]`), with optional setting overrides.
+
+    What runs for each request, in order (the one place it is stated):
+
+    1. ProxyFix, when TRUSTED_PROXY_HOPS is set (each app has its own).
+    2. IntakeDispatcher: a path under INTAKE_PREFIX goes to the intake app
+       (webapp.intake: its route, then its log step; none of the hooks below).
+    3. The dashboard's before_request hooks: the request id (webapp.request_ids),
+       refuse_unusable_input (webapp.security), Flask-Limiter's limits, the CSRF
+       check, the spool drainer started in this worker.
+    4. The view (Flask-Login loads the account when the view or a template asks).
+    5. after_request, last registered first: the security headers, Flask-Login's
+       remember cookie, Flask-Limiter's headers, the X-Request-ID header.
+    6. teardown: the log lines' request id is cleared, Flask-Limiter's context,
+       the database session is removed.
+    """
     overrides = overrides or {}
     app = Flask(__name__)
     app.config.from_object(load_config(overrides.get("APP_ENV")))
     app.config.update(overrides)
-    configure_logging(app)
+    configure_logging(app.config)
     app.url_map.converters["id"] = RowId
+    register_request_ids(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -34,24 +68,25 @@ def create_app(overrides: dict | None = None) -> Flask:
     if app.config["TRUSTED_PROXY_HOPS"]:
         hops = app.config["TRUSTED_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    mount_intake(app)
     return app
 
 
-def configure_logging(app: Flask) -> None:
-    """Log our lines to stderr (gunicorn captures them) and repeat any config warnings."""
-    from webapp.intake.request_log import RequestIdFilter
+def mount_intake(app: Flask) -> None:
+    """Build the webhook's app from `app`'s settings and send it the requests under INTAKE_PREFIX."""
+    intake_app = create_intake_app(app.config)
+    intake = intake_of(intake_app)
+    app.extensions[INTAKE] = intake  # the pages and commands read the spool, the limits, the keys
+    app.extensions[MOUNTED_INTAKE_APP] = intake_app
+    add_engine(app, intake.engine)
+    add_engine(intake_app, intake.engine)
+    app.before_request(intake.drainer.ensure_running)  # a worker that only serves pages drains the spool too
+    app.wsgi_app = IntakeDispatcher(app.wsgi_app, INTAKE_PREFIX, intake_app)
 
-    logger = logging.getLogger("webapp")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.addFilter(RequestIdFilter())
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s [pid %(process)d] %(name)s: %(message)s request_id=%(request_id)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logging.getLogger("flask-limiter").addHandler(handler)  # its Redis warnings get a request id too
-    for warning in app.config.get("CONFIG_WARNINGS", []):
-        logger.warning(warning)
+
+def mounted_intake_app(app: Flask) -> Flask:
+    """The webhook's app that `app` sends INTAKE_PREFIX to (`run:intake_app` serves it alone)."""
+    return app.extensions[MOUNTED_INTAKE_APP]
 
 
 def register_extensions(app: Flask) -> None:
@@ -60,67 +95,46 @@ def register_extensions(app: Flask) -> None:
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
                     exist_ok=True)
     from webapp import audit  # noqa: F401  (Alembic and the app see the tables)
+    from webapp.database import ping_idle_connections
     from webapp.intake import intake_log, keyring  # noqa: F401
     from webapp.leads import models  # noqa: F401
-
-    from webapp.database import AUTOCOMMIT_BIND, autocommit_bind, ping_idle_connections
-
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    on_postgresql = uri.startswith("postgresql")
-    if on_postgresql:
-        app.config["SQLALCHEMY_BINDS"] = {**app.config.get("SQLALCHEMY_BINDS", {}),
-                                          AUTOCOMMIT_BIND: autocommit_bind(uri, app.config["SQLALCHEMY_ENGINE_OPTIONS"])}
-    db.init_app(app)
-    if on_postgresql:
-        with app.app_context():
-            for engine in db.engines.values():
-                ping_idle_connections(engine)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     from webapp.security import refuse_unusable_input
 
+    db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        with app.app_context():
+            ping_idle_connections(db.engine)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     app.before_request(refuse_unusable_input)  # before the limiter's and the CSRF check's hooks
     limiter.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
-    from webapp.intake.rate_limit import WebhookLimits
-    from webapp.intake.keyring import KeyRing
-    from webapp.intake.drain import breaker_for, init_spool
-
-    init_spool(app)
-    app.extensions["webhook_limits"] = WebhookLimits(app.config)
     app.extensions["export_slots"] = threading.BoundedSemaphore(app.config["EXPORTS_PER_WORKER"])
-    app.extensions["keyring"] = KeyRing(app.config["CARDEKHO_API_KEYS"], app.config["API_KEY_CACHE_SECONDS"],
-                                        os.path.join(app.config["SPOOL_DIR"], "api-keys.json"), breaker_for(app))
 
 
 def register_blueprints(app: Flask) -> None:
-    """One blueprint per audience."""
-    from webapp import admin, auth, dashboard, health, intake
+    """One blueprint per audience of the pages (the webhook is an app of its own)."""
+    from webapp import admin, auth, dashboard, health
 
     app.register_blueprint(auth.bp)  # also the `flask users` commands
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(intake.bp)
-    csrf.exempt(intake.bp)  # CarDekho authenticates with its API key, not a session
-    app.session_interface = intake.SessionInterface()
 
 
 def register_commands(app: Flask) -> None:
-    """`flask spool ...`, `flask leads ...` and the other operator commands."""
-    from webapp.intake.cli import intake_cli, keys_cli, spool_cli
-    from webapp.leads.cli import leads_cli
+    """Each package's operator commands: `flask spool|keys|intake …` (webhook), `flask leads …`."""
+    from webapp.intake.cli import register_commands as register_intake_commands
+    from webapp.leads.cli import register_commands as register_lead_commands
 
-    for group in (spool_cli, keys_cli, intake_cli, leads_cli):
-        app.cli.add_command(group)
+    register_intake_commands(app)
+    register_lead_commands(app)
 
 
 def register_error_handlers(app: Flask) -> None:
-    """JSON errors on the webhook, HTML for people, and one log line per webhook call."""
-    from webapp.errors import API_PREFIX, register_error_handlers as install
-    from webapp.intake.request_log import register_request_log
+    """HTML error pages for people (JSON when asked), and the pages' security headers."""
+    from webapp.errors import register_error_handlers as register_error_pages
     from webapp.security import register_security_headers
 
-    install(app)
-    register_request_log(app, API_PREFIX)
+    register_error_pages(app)
     register_security_headers(app)

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify
 from webapp.leads.silence import BusinessHours, check_silence
 from webapp.database import rollback_quietly
 from webapp.leads.search import last_lead_time
-from webapp.intake.drain import spool_for
+from webapp.intake.parts import intake_of
 
 bp = Blueprint("health", __name__)
 
@@ -17,14 +17,14 @@ def healthz():
 
 
 def _spool_report() -> dict:
-    backlog = spool_for(current_app).backlog()
+    backlog = intake_of(current_app).spool.backlog()
     return {"waiting": backlog.waiting, "failed": backlog.failed,
             "oldest_received_at": backlog.oldest.isoformat() if backlog.oldest else None}
 
 
 def _rate_limit_store() -> str:
     # Not a readiness condition: with Redis away the webhook's limits count in memory and leads still come in.
-    return "ok" if current_app.extensions["webhook_limits"].shared_store_reachable() else "unreachable"
+    return "ok" if intake_of(current_app).limits.shared_store_reachable() else "unreachable"
 
 
 @bp.get("/readyz")

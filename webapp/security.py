@@ -74,12 +74,7 @@ def refuse_unusable_input():
     - NUL (%00) in a query or form value: PostgreSQL refuses it in any text, and SQLite's
       full-text search stops reading there (an error that looks like an outage).
     - Over HTTPS, a Referer or Host that Flask-WTF's same-origin check cannot parse (it raises ValueError).
-    The webhook reads its own JSON body and is left to its own checks.
     """
-    from webapp.errors import API_PREFIX
-
-    if request.path.startswith(API_PREFIX):
-        return
     fields = [request.args] + ([request.form] if request.method == "POST" else [])
     if any("\x00" in text for values in fields for item in values.items(multi=True) for text in item):
         abort(400, description="Text with a NUL character (%00) cannot be searched for or stored.")

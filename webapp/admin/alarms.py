@@ -8,7 +8,7 @@ from webapp.admin import bp
 from webapp.leads.silence import BusinessHours, check_silence
 from webapp.database import rollback_quietly
 from webapp.leads.search import last_lead_time
-from webapp.intake.drain import spool_for
+from webapp.intake.parts import intake_of
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ def dashboard_alarms() -> list[Alarm]:
     if silence.alarm:
         alarms.append(Alarm(f"No lead has arrived for {silence.quiet_business_hours:.1f} business hours "
                             f"(alarm after {silence.threshold_hours:g}). Check the CarDekho integration."))
-    backlog = spool_for(current_app).backlog()
+    backlog = intake_of(current_app).spool.backlog()
     if backlog.waiting:
         alarms.append(Alarm(f"{backlog.waiting} lead(s) received while the database was away are waiting "
                             "to be stored."))

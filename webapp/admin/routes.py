@@ -10,7 +10,7 @@ from webapp.database import MAX_ROW_ID
 from webapp.leads.recovery import NotRecoverable, recover_lead
 from webapp.leads.submission import InvalidSubmission
 from webapp.leads.timezones import to_ist
-from webapp.intake.drain import spool_for
+from webapp.intake.parts import intake_of
 
 PAGE_SIZE = 50
 
@@ -30,7 +30,7 @@ def intake_log():
     events = recent_events(outcome=outcome, before_id=_page_arg("before"), limit=PAGE_SIZE)
     return render_template("admin/intake_log.html", events=events, outcome=outcome, counts=outcome_counts(),
                            outcomes=sorted(set(OUTCOMES.values()) | {SPOOLED, REPAIRED}),
-                           backlog=spool_for(current_app).backlog(),
+                           backlog=intake_of(current_app).spool.backlog(),
                            next_before=events[-1].id if len(events) == PAGE_SIZE else None)
 
 

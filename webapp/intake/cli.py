@@ -3,22 +3,28 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from webapp.intake.intake_log import outcome_counts, purge_bodies
 from webapp.audit import command_line_actor, record_audit
+from webapp.intake.drain import drain_spool
+from webapp.intake.intake_log import outcome_counts, purge_bodies
 from webapp.intake.keyring import KeyCommandError, create_key, list_keys, revoke_key
-from webapp.intake.store import drain_spool
+from webapp.intake.parts import intake_of
 from webapp.leads.timezones import to_ist
-from webapp.intake.drain import spool_for
 
 spool_cli = AppGroup("spool", help="Leads kept on disk while the database was unavailable.")
 keys_cli = AppGroup("keys", help="API keys for webhook senders (X-API-Key).")
 intake_cli = AppGroup("intake", help="The intake log: every webhook request and its answer.")
 
 
+def register_commands(app) -> None:
+    """Add `flask spool …`, `flask keys …` and `flask intake …` to `app` (the dashboard: they use its database session)."""
+    for group in (spool_cli, keys_cli, intake_cli):
+        app.cli.add_command(group)
+
+
 @spool_cli.command("status")
 def spool_status():
     """Show how many leads wait in the spool, and since when."""
-    spool = spool_for(current_app)
+    spool = intake_of(current_app).spool
     backlog = spool.backlog()
     click.echo(f"spool: {spool.directory}")
     click.echo(f"waiting: {backlog.waiting} ({backlog.pending} pending, {backlog.in_progress} being drained)")
@@ -29,8 +35,9 @@ def spool_status():
 @spool_cli.command("drain")
 def spool_drain():
     """Move every spooled lead into the table now; exit 1 if the database is still unavailable."""
-    spool = spool_for(current_app)
-    result = drain_spool(spool)
+    intake = intake_of(current_app)
+    spool = intake.spool
+    result = drain_spool(spool, intake.engine)
     click.echo(f"stored: {result.stored}, already stored: {result.already_stored}, failed: {result.failed}, "
                f"still waiting: {spool.backlog().waiting}")
     if result.database_unavailable:

@@ -1,54 +1,85 @@
-"""The app's spool, the per-worker thread that drains it when the database is back, and the breaker.
+"""Draining the spool: moving the leads it kept into the table once the database answers again.
 
-After a failed insert the breaker sends every lead of this worker straight to
-the spool for `DATABASE_RETRY_SECONDS`, then lets one lead try the database
-(webapp.intake.breaker); each worker learns of an outage on its own.
+`drain_spool` does one pass (the drain thread, `flask spool drain`); each
+lead lands exactly once, even with several drainers at once: files are claimed
+by rename and inserted by unique intake id (see webapp.intake.spool).
 
 gunicorn forks workers, and a thread does not survive a fork: each worker
-starts its own drainer on its first request (checked by PID), so it works
-with and without `--preload`. Several drainers at once are safe: files are
-claimed by rename and inserted by unique intake id (see webapp.intake.spool).
+starts its own drain thread on its first request (checked by PID), so it
+works with and without `--preload`.
 """
 import logging
 import os
 import threading
 import weakref
+from dataclasses import dataclass
 
-from flask import Flask
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 
-from webapp.intake.breaker import CircuitBreaker
-from webapp.extensions import db
-from webapp.intake.spool import Spool
-from webapp.intake.store import drain_spool
+from webapp.database import is_outage
+from webapp.intake.spool import Spool, SpooledLead
+from webapp.intake.store import insert_lead
+from webapp.leads.new_lead import lead_columns
+from webapp.leads.submission import InvalidSubmission, validate_submission
 
 log = logging.getLogger(__name__)
 
 
-def spool_for(app: Flask) -> Spool:
-    """The spool at the app's `SPOOL_DIR`."""
-    return app.extensions["spool"]
+@dataclass
+class DrainResult:
+    """What one drain did."""
+
+    stored: int = 0
+    already_stored: int = 0
+    failed: int = 0
+    database_unavailable: bool = False
 
 
-def drainer_for(app: Flask) -> "SpoolDrainer":
-    """This app's drainer."""
-    return app.extensions["spool_drainer"]
+def insert_once(engine: sa.Engine, spooled: SpooledLead) -> int | None:
+    """Insert a spooled lead (and its intake-log row) unless its intake id is stored already; the new id or None."""
+    values = lead_columns(validate_submission(spooled.payload), spooled.platform, spooled.received_at,
+                          spooled.intake_id)
+    return insert_lead(engine, values, spooled.extra.get("intake_event"))
 
 
-def breaker_for(app: Flask) -> CircuitBreaker:
-    """This process's breaker in front of the webhook's inserts: open, leads go straight to the spool."""
-    return app.extensions["database_breaker"]
+def drain_spool(spool: Spool, engine: sa.Engine, limit: int | None = None) -> DrainResult:
+    """Move spooled leads into the table, oldest first, each exactly once; stop when the database is away."""
+    result = DrainResult()
+    spool.recover_stale_claims()
+    for claim in spool.claims(limit):
+        try:
+            spooled = claim.read()
+            lead_id = insert_once(engine, spooled)
+        except (sa_exc.SQLAlchemyError, ValueError, KeyError, TypeError, InvalidSubmission) as error:
+            if is_outage(error):
+                claim.release()
+                result.database_unavailable = True
+                break
+            log.exception("spool: %s cannot be stored; moved to failed/", claim.path)
+            claim.fail()
+            result.failed += 1
+            continue
+        claim.done()
+        if lead_id is None:
+            result.already_stored += 1
+        else:
+            result.stored += 1
+    if result.stored or result.already_stored:
+        log.info("spool: %d lead(s) moved into the table, %d were there already", result.stored,
+                 result.already_stored)
+    return result
 
 
 class SpoolDrainer:
     """A daemon thread per process that drains the spool every `interval` seconds while it has a backlog."""
 
-    def __init__(self, app: Flask, interval: float):
-        self.app, self.interval = app, interval
+    def __init__(self, spool: Spool, engine: sa.Engine, interval: float):
+        self.spool, self.engine, self.interval = spool, engine, interval
         self._pid: int | None = None
         self._thread: threading.Thread | None = None
         self._reset_after_fork()
-        this = weakref.ref(self)  # tests build many apps; do not keep them all alive
-        os.register_at_fork(after_in_child=lambda: (drainer := this()) and drainer._reset_after_fork())
+        os.register_at_fork(after_in_child=_ResetAfterFork(self))
 
     def _reset_after_fork(self) -> None:
         # A lock or event copied from the parent may be in any state; the thread is gone.
@@ -75,7 +106,7 @@ class SpoolDrainer:
 
     def nudge(self) -> None:
         """Drain soon if leads wait (called after a successful insert: the database is back)."""
-        if self.interval > 0 and spool_for(self.app).has_pending():
+        if self.interval > 0 and self.spool.has_pending():
             self.ensure_running()
             self._wake.set()
 
@@ -87,23 +118,23 @@ class SpoolDrainer:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        spool = spool_for(self.app)
         while not self._stop.is_set():
             try:
-                with self.app.app_context():
-                    backlog = spool.backlog()
-                    if backlog.waiting:
-                        drain_spool(spool)
-                    db.session.remove()
+                if self.spool.backlog().waiting:
+                    drain_spool(self.spool, self.engine)
             except Exception:  # the thread must outlive any one failure
                 log.exception("spool: drain failed")
             self._wake.wait(self.interval)
             self._wake.clear()
 
 
-def init_spool(app: Flask) -> None:
-    """Attach the spool, its drainer and the database breaker to `app`; workers drain from their first request."""
-    app.extensions["spool"] = Spool(app.config["SPOOL_DIR"])
-    app.extensions["database_breaker"] = CircuitBreaker(float(app.config["DATABASE_RETRY_SECONDS"]))
-    drainer = app.extensions["spool_drainer"] = SpoolDrainer(app, float(app.config["SPOOL_DRAIN_INTERVAL"]))
-    app.before_request(drainer.ensure_running)
+class _ResetAfterFork:
+    """Called in a forked child: gives the drainer fresh locks, without keeping it alive (tests build many)."""
+
+    def __init__(self, drainer: SpoolDrainer):
+        self.drainer = weakref.ref(drainer)
+
+    def __call__(self) -> None:
+        drainer = self.drainer()
+        if drainer is not None:
+            drainer._reset_after_fork()

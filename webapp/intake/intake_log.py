@@ -99,17 +99,10 @@ def event_values(values: dict) -> dict:
     return values
 
 
-def event_from(values: dict) -> IntakeEvent:
-    """An unsaved row from a dict of column values."""
-    return IntakeEvent(**event_values(values))
-
-
-def record_event(values: dict) -> IntakeEvent:
-    """Insert one row and commit."""
-    event = event_from(values)
-    db.session.add(event)
-    db.session.commit()
-    return event
+def record_event(engine: sa.Engine, values: dict) -> None:
+    """Insert one row (committed)."""
+    with engine.begin() as connection:
+        connection.execute(sa.insert(IntakeEvent.__table__), event_values(values))
 
 
 def recent_events(outcome: str | None = None, before_id: int | None = None, limit: int = 50) -> list[IntakeEvent]:

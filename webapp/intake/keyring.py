@@ -1,4 +1,4 @@
-"""API keys for webhook senders: created, listed, revoked, and looked up cheaply on every request.
+"""API keys for webhook senders: the X-API-Key check, and keys created, listed, revoked, looked up cheaply.
 
 A key is 256 random bits, so a plain SHA-256 of it is enough to store (a slow
 password hash protects guessable secrets; nobody can guess these). Each process
@@ -6,7 +6,8 @@ keeps the active keys' hashes for `API_KEY_CACHE_SECONDS` and compares in
 constant time, so a request costs no query; a revoked key stops working within
 that time. The last list read is also saved beside the spool, so a worker that
 starts while the database is down still knows the keys and can spool leads.
-Keys in `CARDEKHO_API_KEYS` keep working alongside.
+Keys in `CARDEKHO_API_KEYS` keep working alongside. The header is checked
+before the body is read (the guide's section 3).
 """
 import hashlib
 import hmac
@@ -21,13 +22,15 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.exceptions import Forbidden, ServiceUnavailable, Unauthorized
 
-from webapp.intake.breaker import CircuitBreaker
-from webapp.database import DB_OUTAGE_ERRORS, UTCDateTime, rollback_quietly, utcnow, webhook_engine
+from webapp.database import DB_OUTAGE_ERRORS, UTCDateTime, utcnow
 from webapp.extensions import db
+from webapp.intake.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
+HEADER = "X-API-Key"
 LAST_USED_EVERY = timedelta(minutes=1)
 RETRY_AFTER_FAILURE_SECONDS = 10
 
@@ -101,9 +104,10 @@ class _Cache:
 class KeyRing:
     """The keys one process accepts: `CARDEKHO_API_KEYS` plus the active keys in the table."""
 
-    def __init__(self, env_keys: list[str], cache_seconds: float, snapshot_path: str, breaker: CircuitBreaker):
+    def __init__(self, env_keys: list[str], cache_seconds: float, snapshot_path: str, engine: sa.Engine,
+                 breaker: CircuitBreaker):
         self.env_keys = [(key.encode("utf-8", "surrogateescape"), env_key_label(key)) for key in env_keys]
-        self.cache_seconds, self.snapshot_path = cache_seconds, snapshot_path
+        self.cache_seconds, self.snapshot_path, self.engine = cache_seconds, snapshot_path, engine
         self.breaker = breaker  # the webhook's: a lead never waits on a database that just failed
         self._cache: _Cache | None = None
         self._retry_at = 0.0
@@ -129,7 +133,7 @@ class KeyRing:
         if fresh or now < self._retry_at or not self.breaker.allow():
             return self._cache.hashes if self._cache else self._snapshot()
         try:
-            with webhook_engine().connect() as connection:
+            with self.engine.connect() as connection:
                 rows = connection.execute(sa.select(ApiKey.key_hash, ApiKey.label)
                                           .where(ApiKey.revoked_at.is_(None))).all()
         except DB_OUTAGE_ERRORS:
@@ -178,7 +182,44 @@ class KeyRing:
             return  # a CARDEKHO_API_KEYS key: nothing in the table to update
         self._last_used[label] = now
         try:
-            db.session.execute(sa.update(ApiKey).where(ApiKey.label == label).values(last_used_at=utcnow()))
-            db.session.commit()
+            with self.engine.begin() as connection:
+                connection.execute(sa.update(ApiKey).where(ApiKey.label == label).values(last_used_at=utcnow()))
         except DB_OUTAGE_ERRORS:
-            rollback_quietly()
+            pass  # the next use within a minute of the database's return writes it
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """What a request's X-API-Key header turned out to be."""
+
+    sent: bool
+    label: str | None  # the valid key's label
+    unavailable: str | None = None  # why the keys cannot be checked right now
+
+    @property
+    def refused(self) -> bool:
+        """The request will get the guide's 401 or 403: no valid key, and the keys could be checked."""
+        return self.label is None and self.unavailable is None
+
+
+def check_api_key(headers, keyring: KeyRing) -> KeyCheck:
+    """Look the request's key up (headers only: the body is not read yet)."""
+    given = headers.get(HEADER, "")
+    if not given:
+        return KeyCheck(sent=False, label=None)
+    try:
+        return KeyCheck(sent=True, label=keyring.label_for(given))
+    except KeysUnavailable as error:
+        return KeyCheck(sent=True, label=None, unavailable=str(error))
+
+
+def require_valid_key(check: KeyCheck) -> str:
+    """The valid key's label; else the guide's 401 (no key) or 403 (wrong key), or 503 when keys cannot be checked."""
+    if not check.sent:
+        raise Unauthorized("API key header not supplied: send X-API-Key")
+    if check.unavailable:
+        # Not a 403: a 4xx is final for CarDekho, and the key may well be valid.
+        raise ServiceUnavailable("API keys cannot be checked right now; retry with exponential backoff")
+    if check.label is None:
+        raise Forbidden("API key invalid")
+    return check.label

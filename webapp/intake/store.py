@@ -1,4 +1,4 @@
-"""Store leads: straight into the table, or through the spool while the database is away."""
+"""Store a received lead: straight into the table with its intake-log row, or in the spool while the database is away."""
 import logging
 import time
 from functools import cache
@@ -9,14 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
+from webapp.database import is_outage, utcnow
 from webapp.intake.breaker import CircuitBreaker
-from webapp.database import AUTOCOMMIT_BIND, is_outage, rollback_quietly, utcnow
-from webapp.extensions import db
 from webapp.intake.intake_log import REPAIRED, SPOOLED, SPOOLED_REASON, IntakeEvent, event_values, spoolable_event
+from webapp.intake.spool import Spool, SpooledLead
 from webapp.leads.models import Lead
 from webapp.leads.new_lead import lead_columns, new_intake_id
-from webapp.intake.spool import Spool, SpooledLead
-from webapp.leads.submission import InvalidSubmission, LeadSubmission, validate_submission
+from webapp.leads.submission import LeadSubmission
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +35,8 @@ class Receipt:
         return self.lead_id is None
 
 
-@dataclass
-class DrainResult:
-    """What one drain did."""
-
-    stored: int = 0
-    already_stored: int = 0
-    failed: int = 0
-    database_unavailable: bool = False
-
-
-def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, breaker: CircuitBreaker,
-                 event: dict | None = None, started: float | None = None) -> Receipt:
+def receive_lead(engine: sa.Engine, submission: LeadSubmission, platform: str, spool: Spool,
+                 breaker: CircuitBreaker, event: dict | None = None, started: float | None = None) -> Receipt:
     """Store a lead now, or keep it in the spool while the database cannot take it.
 
     `event` (intake log columns) is written with the lead, atomically, or kept in
@@ -65,7 +54,7 @@ def receive_lead(submission: LeadSubmission, platform: str, spool: Spool, breake
         cause = f"it failed less than {breaker.retry_seconds:g} s ago"
         return _spool_lead(spool, submission, platform, event, started, cause)
     try:
-        lead_id = insert_lead(lead_columns(submission, platform, received_at, intake_id),
+        lead_id = insert_lead(engine, lead_columns(submission, platform, received_at, intake_id),
                               dict(event, duration_ms=_elapsed_ms(started)))
     except sa_exc.SQLAlchemyError as error:
         if not is_outage(error):
@@ -95,7 +84,7 @@ def _elapsed_ms(started: float | None) -> float | None:
     return None if started is None else round((time.perf_counter() - started) * 1000, 1)
 
 
-def insert_lead(lead: dict, event: dict | None = None) -> int | None:
+def insert_lead(engine: sa.Engine, lead: dict, event: dict | None = None) -> int | None:
     """Insert a lead unless its intake id is stored already, with its intake-log row; commit.
 
     Returns the new lead's id, or None when that intake id was there already. On
@@ -103,9 +92,8 @@ def insert_lead(lead: dict, event: dict | None = None) -> int | None:
     trip, atomic on its own); otherwise one transaction of two statements.
     """
     event = event_values(event) if event is not None else None
-    engine = db.engine
     if engine.dialect.name == "postgresql" and event is not None:
-        with db.engines[AUTOCOMMIT_BIND].connect() as connection:
+        with engine.connect() as connection:
             return connection.execute(_lead_with_event(tuple(lead)), {**lead, **_prefixed(event)}).scalar()
     with engine.begin() as connection:
         lead_id = connection.execute(_lead_insert(engine.dialect.name), lead).scalar()
@@ -148,39 +136,3 @@ def _lead_with_event(lead_names: tuple[str, ...]):
     row = sa.select(*(sa.bindparam(EVENT_PREFIX + name, type_=log_table.c[name].type) for name in columns),
                     new_lead.c.id)
     return sa.insert(log_table).from_select([*columns, "lead_id"], row).returning(log_table.c.lead_id)
-
-
-def insert_once(spooled: SpooledLead) -> int | None:
-    """Insert a spooled lead (and its intake-log row) unless its intake id is stored already; the new id or None."""
-    values = lead_columns(validate_submission(spooled.payload), spooled.platform, spooled.received_at,
-                          spooled.intake_id)
-    return insert_lead(values, spooled.extra.get("intake_event"))
-
-
-def drain_spool(spool: Spool, limit: int | None = None) -> DrainResult:
-    """Move spooled leads into the table, oldest first, each exactly once; stop when the database is away."""
-    result = DrainResult()
-    spool.recover_stale_claims()
-    for claim in spool.claims(limit):
-        try:
-            spooled = claim.read()
-            lead_id = insert_once(spooled)
-        except (sa_exc.SQLAlchemyError, ValueError, KeyError, TypeError, InvalidSubmission) as error:
-            rollback_quietly()
-            if is_outage(error):
-                claim.release()
-                result.database_unavailable = True
-                break
-            log.exception("spool: %s cannot be stored; moved to failed/", claim.path)
-            claim.fail()
-            result.failed += 1
-            continue
-        claim.done()
-        if lead_id is None:
-            result.already_stored += 1
-        else:
-            result.stored += 1
-    if result.stored or result.already_stored:
-        log.info("spool: %d lead(s) moved into the table, %d were there already", result.stored,
-                 result.already_stored)
-    return result

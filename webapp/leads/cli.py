@@ -10,6 +10,11 @@ from webapp.leads.demo import ProductionRefused, refuse_production, seed_demo_le
 leads_cli = AppGroup("leads", help="Work with the lead table.")
 
 
+def register_commands(app) -> None:
+    """Add `flask leads …` to `app`."""
+    app.cli.add_command(leads_cli)
+
+
 @leads_cli.command("seed-demo")
 @click.argument("count", type=click.IntRange(min=1))
 @click.option("--seed", type=int, default=None, help="Random seed: the same leads every time.")
