@@ -28,19 +28,6 @@ def seed(app):
     return store
 
 
-@pytest.fixture
-def signed_in(make_user, auth):
-    """Sign in with a role; returns the client's auth helper."""
-
-    def as_role(role="sales"):
-        make_user(f"{role}@raam.example", name=f"{role.title()} Person", role=role)
-        response = auth.login(f"{role}@raam.example")
-        assert response.status_code == 302
-        return auth
-
-    return as_role
-
-
 def rows_of(html: str) -> list[str]:
     """The names in the list's table, top to bottom."""
     return re.findall(r'<td class="name" data-label="Name"><a href="[^"]+"><bdi>([^<]*)</bdi></a>', html)
@@ -51,12 +38,12 @@ def test_list_requires_sign_in(client):
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
-def test_list_shows_newest_first_with_ist_time_tel_link_and_total(client, signed_in, seed):
+def test_list_shows_newest_first_with_ist_time_tel_link_and_total(client, sign_in_as, seed):
     now = datetime.now(UTC)
     seed({"name": "Older Lead", "phone_number": "9123456789"}, received_at=now - timedelta(hours=2))
     seed({"name": "Ravi Kumar", "phone_number": "9876543210", "car_model": "MG Windsor EV",
           "campaign": "EV Q4", "utm_source": "cardekho_ads"}, received_at=now - timedelta(minutes=3))
-    signed_in("sales")
+    sign_in_as("sales")
     html = client.get(LIST).get_data(as_text=True)
     assert rows_of(html) == ["Ravi Kumar", "Older Lead"]
     assert "2 leads" in html
@@ -69,10 +56,10 @@ def test_list_shows_newest_first_with_ist_time_tel_link_and_total(client, signed
         assert cell in html
 
 
-def test_search_and_filters_narrow_the_list_and_the_url_is_the_state(client, signed_in, seed):
+def test_search_and_filters_narrow_the_list_and_the_url_is_the_state(client, sign_in_as, seed):
     seed({"name": "Ravi Kumar", "phone_number": "9876543210", "car_model": "MG Hector"},
          {"name": "Sunita Rao", "phone_number": "9123456789", "car_model": "MG Astor"})
-    signed_in()
+    sign_in_as()
     assert rows_of(client.get(LIST, query_string={"q": "sunita"}).get_data(as_text=True)) == ["Sunita Rao"]
     assert rows_of(client.get(LIST, query_string={"q": "+91 98765"}).get_data(as_text=True)) == ["Ravi Kumar"]
     page = client.get(LIST, query_string={"car_model": "MG Astor"}).get_data(as_text=True)
@@ -80,22 +67,22 @@ def test_search_and_filters_narrow_the_list_and_the_url_is_the_state(client, sig
     assert '<option value="MG Astor" selected>' in page  # reloading the URL restores the form
 
 
-def test_htmx_gets_only_the_results_partial(client, signed_in, seed):
+def test_htmx_gets_only_the_results_partial(client, sign_in_as, seed):
     seed({"name": "Ravi Kumar"})
-    signed_in()
+    sign_in_as()
     partial = client.get(LIST, query_string={"q": "ravi"},
                          headers={"HX-Request": "true", "HX-Target": "lead-results"}).get_data(as_text=True)
     assert rows_of(partial) == ["Ravi Kumar"]
     assert "<html" not in partial and 'id="lead-filters"' not in partial
 
 
-def test_no_match_says_so(client, signed_in, seed):
+def test_no_match_says_so(client, sign_in_as, seed):
     seed({"name": "Ravi Kumar"})
-    signed_in()
+    sign_in_as()
     assert "No leads match." in client.get(LIST, query_string={"q": "zzzz"}).get_data(as_text=True)
 
 
-def test_pages_of_fifty_with_an_older_link(client, signed_in, app):
+def test_pages_of_fifty_with_an_older_link(client, sign_in_as, app):
     from webapp.leads.new_lead import build_lead
     from webapp.leads.submission import validate_submission
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -103,7 +90,7 @@ def test_pages_of_fifty_with_an_older_link(client, signed_in, app):
         db.session.add_all(build_lead(validate_submission({"name": f"Lead {i:03}", "phone_number": "98765"}),
                                       "CarDekho", t0 + timedelta(minutes=i)) for i in range(60))
         db.session.commit()
-    signed_in()
+    sign_in_as()
     first = client.get(LIST).get_data(as_text=True)
     assert rows_of(first)[0] == "Lead 059" and len(rows_of(first)) == 50
     older = re.search(r'class="older" href="([^"]+)"', first).group(1).replace("&amp;", "&")
@@ -112,11 +99,11 @@ def test_pages_of_fifty_with_an_older_link(client, signed_in, app):
     assert 'class="older"' not in second and "← Newest" in second
 
 
-def test_a_lead_page_shows_every_column_the_escaped_payload_and_same_phone_leads(client, signed_in, seed):
+def test_a_lead_page_shows_every_column_the_escaped_payload_and_same_phone_leads(client, sign_in_as, seed):
     [first, second] = seed({"name": "<script>alert(1)</script>", "phone_number": "9876543210",
                             "lead_url": "javascript:alert(1)", "city": "Pune"},
                            {"name": "Ravi again", "phone_number": "+91 98765 43210"})
-    signed_in()
+    sign_in_as()
     html = client.get(f"{LIST}/{first}").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -126,25 +113,25 @@ def test_a_lead_page_shows_every_column_the_escaped_payload_and_same_phone_leads
     assert "+919876543210" in html
 
 
-def test_unknown_lead_is_404_html(client, signed_in):
-    signed_in()
+def test_unknown_lead_is_404_html(client, sign_in_as):
+    sign_in_as()
     response = client.get(f"{LIST}/999999")
     assert response.status_code == 404 and "text/html" in response.content_type
 
 
-def test_sales_cannot_export_nor_see_the_button(client, signed_in, seed):
+def test_sales_cannot_export_nor_see_the_button(client, sign_in_as, seed):
     seed({"name": "Ravi"})
-    signed_in("sales")
+    sign_in_as("sales")
     assert "Export CSV" not in client.get(LIST).get_data(as_text=True)
     assert client.get(EXPORT).status_code == 403
     assert client.get(HISTORY).status_code == 403
 
 
 @pytest.mark.parametrize("role", ["manager", "admin"])
-def test_managers_export_the_current_filters_and_it_is_recorded(client, signed_in, seed, app, role):
+def test_managers_export_the_current_filters_and_it_is_recorded(client, sign_in_as, seed, app, role):
     seed({"name": "Ravi", "car_model": "MG Hector"}, {"name": "Sunita", "car_model": "MG Astor"},
          {"name": '=HYPERLINK("http://evil")', "car_model": "MG Astor"})
-    signed_in(role)
+    sign_in_as(role)
     page = client.get(LIST, query_string={"car_model": "MG Astor"}).get_data(as_text=True)
     link = re.search(r'id="export-link" href="([^"]+)"', page).group(1).replace("&amp;", "&")
     assert link == EXPORT + "?car_model=MG+Astor"
@@ -162,16 +149,16 @@ def test_managers_export_the_current_filters_and_it_is_recorded(client, signed_i
         assert (record.row_count, record.completed, record.filters) == (2, True, {"car_model": "MG Astor"})
 
 
-def test_dashboard_pages_are_not_cached(client, signed_in, seed):
+def test_dashboard_pages_are_not_cached(client, sign_in_as, seed):
     [lead] = seed({"name": "Ravi"})
-    signed_in("manager")
+    sign_in_as("manager")
     for url in (LIST, f"{LIST}/{lead}", EXPORT, HISTORY):
         assert "no-store" in client.get(url).headers.get("Cache-Control", ""), url
 
 
-def test_the_export_link_follows_an_htmx_search(client, signed_in, seed):
+def test_the_export_link_follows_an_htmx_search(client, sign_in_as, seed):
     seed({"name": "Ravi", "car_model": "MG Hector"})
-    signed_in("manager")
+    sign_in_as("manager")
     response = client.get(LIST, query_string={"q": "", "car_model": "MG Hector", "campaign": ""},
                           headers={"HX-Request": "true", "HX-Target": "lead-results"})
     partial = response.get_data(as_text=True)
@@ -180,9 +167,9 @@ def test_the_export_link_follows_an_htmx_search(client, signed_in, seed):
 
 
 @pytest.mark.parametrize("site", ["cross-site", "same-site"])
-def test_another_site_cannot_start_an_export(client, signed_in, seed, app, site):
+def test_another_site_cannot_start_an_export(client, sign_in_as, seed, app, site):
     seed({"name": "Ravi"})
-    signed_in("manager")
+    sign_in_as("manager")
     response = client.get(EXPORT, headers={"Sec-Fetch-Site": site})
     assert response.status_code == 403 and "Ravi" not in response.get_data(as_text=True)
     assert client.get(EXPORT, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
@@ -191,9 +178,9 @@ def test_another_site_cannot_start_an_export(client, signed_in, seed, app, site)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(LeadExport)) == 1
 
 
-def test_only_a_few_exports_download_at_once_per_worker(client, signed_in, seed, app):
+def test_only_a_few_exports_download_at_once_per_worker(client, sign_in_as, seed, app):
     seed({"name": "Ravi"})
-    signed_in("manager")
+    sign_in_as("manager")
 
     def start_download():
         # In a context of its own, as in a server thread: an unread streamed response keeps its request's
@@ -217,17 +204,17 @@ def test_only_a_few_exports_download_at_once_per_worker(client, signed_in, seed,
     assert client.get(EXPORT).status_code == 200  # nothing is held after all the downloads are closed
 
 
-def test_a_shared_url_keeps_its_filter_selected_even_when_the_value_is_not_offered(client, signed_in, seed):
+def test_a_shared_url_keeps_its_filter_selected_even_when_the_value_is_not_offered(client, sign_in_as, seed):
     seed({"name": "Ravi", "car_model": "MG Hector"})
-    signed_in()
+    sign_in_as()
     page = client.get(LIST, query_string={"car_model": "MG Cyberster"}).get_data(as_text=True)
     assert '<option value="MG Cyberster" selected>' in page and "No leads match." in page
 
 
 @pytest.mark.parametrize("q", ["#", "a", "ab", "%", "_", "--", "98"])
-def test_a_search_no_index_can_answer_says_what_to_type_over_the_unfiltered_list(client, signed_in, seed, q):
+def test_a_search_no_index_can_answer_says_what_to_type_over_the_unfiltered_list(client, sign_in_as, seed, q):
     seed({"name": "Ravi Kumar"}, {"name": "Sunita Rao"})
-    signed_in("manager")
+    sign_in_as("manager")
     page = client.get(LIST, query_string={"q": q}).get_data(as_text=True)
     assert "Type at least 3 letters or digits in a row to search" in page
     assert sorted(rows_of(page)) == ["Ravi Kumar", "Sunita Rao"] and "2 leads" in page

@@ -12,19 +12,13 @@ from webapp.leads.search import LeadFilters
 T0 = datetime(2026, 11, 28, 8, 35, tzinfo=UTC)  # 14:05 IST
 
 
-@pytest.fixture
-def ctx(app):
-    with app.app_context():
-        yield
-
-
 def read(filters=LeadFilters()):
     counter = [0]
     text = "".join(export_csv(filters, counter))
     return text, list(csv.reader(io.StringIO(text.removeprefix("\ufeff")))), counter[0]
 
 
-def test_header_ist_times_and_bom(ctx):
+def test_header_ist_times_and_bom(app_context):
     add_lead(T0, name="Ravi Kumar", phone_number="9876543210", car_model="MG Windsor EV")
     text, rows, count = read()
     assert text.startswith("\ufeff")
@@ -33,14 +27,14 @@ def test_header_ist_times_and_bom(ctx):
     assert count == 1
 
 
-def test_same_filters_as_the_list(ctx):
+def test_same_filters_as_the_list(app_context):
     add_lead(T0, name="a", car_model="MG Hector")
     add_lead(T0, name="b", car_model="MG Astor")
     _, rows, count = read(LeadFilters(car_model="MG Astor"))
     assert [row[2] for row in rows[1:]] == ["b"] and count == 1
 
 
-def test_unicode_survives(ctx):
+def test_unicode_survives(app_context):
     add_lead(name="रवि कुमार")
     _, rows, _ = read()
     assert rows[1][2] == "रवि कुमार"
@@ -73,7 +67,7 @@ def test_phone_numbers_stay_usable_in_the_phone_columns(value, expected):
 
 
 @pytest.mark.parametrize("model", ["+1-1", "=1+1", "-2", "@SUM(A1)", "+91 98765-43210"])
-def test_only_the_phone_columns_are_exempt_from_the_formula_guard(ctx, model):
+def test_only_the_phone_columns_are_exempt_from_the_formula_guard(app_context, model):
     add_lead(name=model, phone_number="+91 98765-43210", car_model=model, campaign=model, utm_term=model)
     _, rows, _ = read()
     header, row = rows[0], rows[1]
@@ -83,7 +77,7 @@ def test_only_the_phone_columns_are_exempt_from_the_formula_guard(ctx, model):
         assert cells[column] == "'" + model, column
 
 
-def test_a_formula_name_arrives_neutralized(ctx):
+def test_a_formula_name_arrives_neutralized(app_context):
     add_lead(name='=HYPERLINK("http://evil.example","click")', phone_number="+91 98765 43210",
              campaign="@campaign")
     _, rows, _ = read()
@@ -92,7 +86,7 @@ def test_a_formula_name_arrives_neutralized(ctx):
     assert rows[1][6] == "'@campaign"
 
 
-def test_streams_in_chunks_newest_first(ctx):
+def test_streams_in_chunks_newest_first(app_context):
     from webapp.extensions import db
     from webapp.leads.new_lead import build_lead
     from webapp.leads.submission import validate_submission

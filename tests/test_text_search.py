@@ -10,52 +10,45 @@ from webapp.leads.search import LeadFilters, count_leads, search_leads
 from webapp.leads.text_search import SEARCH_HINT, search_hint
 
 
-@pytest.fixture
-def ctx(app):
-    """An app context on a database with no leads."""
-    with app.app_context():
-        yield
-
-
 def names(filters: LeadFilters) -> list[str]:
     return sorted(lead.name for lead in search_leads(filters).leads)
 
 
 @pytest.mark.parametrize("q", ["#", "--", "a", "ab", "98", "%", "_", "%%%", "a_b", "a b c", "MG ZS", "+91", ".-/"])
-def test_a_search_no_index_can_answer_asks_for_more_and_matches_nothing(ctx, q):
+def test_a_search_no_index_can_answer_asks_for_more_and_matches_nothing(app_context, q):
     add_lead(name="Ravi Kumar", car_model="MG ZS EV", campaign="a_b 50% #1 -- %%%", phone_number="9876543210")
     assert search_hint(q) == SEARCH_HINT
     assert names(LeadFilters(q=q)) == [] and count_leads(LeadFilters(q=q)) == (0, False)
 
 
 @pytest.mark.parametrize("q", ["rav", "zz9", "kumar", "o'brien", "x" * 200, "रवि", "100%"])
-def test_a_word_of_three_letters_or_digits_is_searched(ctx, q):
+def test_a_word_of_three_letters_or_digits_is_searched(app_context, q):
     add_lead(name=f"x {q} y")
     add_lead(name="plain")
     assert search_hint(q) is None and names(LeadFilters(q=q)) == [f"x {q} y"]
 
 
 @pytest.mark.parametrize("q", ["987", "+91 98", "(0) 98-7"])
-def test_three_phone_digits_are_searched(ctx, q):
+def test_three_phone_digits_are_searched(app_context, q):
     add_lead(name="caller", phone_number="9876543210")
     add_lead(name="other", phone_number="9123456780")
     assert search_hint(q) is None and names(LeadFilters(q=q)) == ["caller"]
 
 
-def test_a_search_cannot_match_across_two_columns(ctx):
+def test_a_search_cannot_match_across_two_columns(app_context):
     add_lead(name="Ravi Kumar", car_model="MG Hector")
     assert names(LeadFilters(q="Kumar MG")) == []
     assert names(LeadFilters(q="Kumar\x1fMG")) == []  # the separator of the joined index expression
 
 
 @pytest.mark.parametrize("q", ['"quoted"', "o'brien", "abc\\d", "{name}", "NEAR(x y)", "ravi OR x", "***abc", "100%_"])
-def test_odd_characters_are_searched_literally(ctx, q):
+def test_odd_characters_are_searched_literally(app_context, q):
     add_lead(name=f"x {q} y")
     add_lead(name="plain")
     assert names(LeadFilters(q=q)) == [f"x {q} y"]
 
 
-def test_the_sqlite_search_index_follows_updates_and_deletes(ctx):
+def test_the_sqlite_search_index_follows_updates_and_deletes(app_context):
     lead_id = add_lead(name="Meera Nair", phone_number="9876543210")
     lead = db.session.get(Lead, lead_id)
     lead.name = "Meera Menon"
