@@ -31,7 +31,7 @@ import psycopg2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from tests.servers import free_port, post_webhook, stop, wait_for_port  # noqa: E402  (the same helpers the tests use)
+from tests.servers import free_port, post_webhook, start_gunicorn, start_redis, stop  # noqa: E402  (as the tests do)
 
 KEY = "load-test-key"
 TIMEOUT = 10  # seconds, the guide's sender timeout
@@ -56,22 +56,16 @@ def run_load(senders: int, requests_each: int, workers: int, rate_limit: str, ad
     database_url = admin_url.rsplit("/", 1)[0] + "/" + database
     spool = tempfile.mkdtemp(prefix="raam-load-spool-")
     redis_port = free_port()
-    redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log = tempfile.TemporaryFile("w+")
+    redis = start_redis(redis_port)
     env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "load-test-secret-" + "x" * 32, "CARDEKHO_API_KEYS": KEY,
            "DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{redis_port}/0",
-           "WEBHOOK_RATE_LIMIT": rate_limit, "WEB_CONCURRENCY": str(workers), "SPOOL_DIR": spool}
-    web = None
+           "WEBHOOK_RATE_LIMIT": rate_limit, "SPOOL_DIR": spool}
+    web, server_log = None, ""
     try:
-        wait_for_port(redis_port)
         web_port = free_port()  # only now: Redis holds its port, so free_port cannot hand it out twice
         subprocess.run([sys.executable, "-m", "flask", "--app", "run", "db", "upgrade"], cwd=ROOT, env=env,
                        check=True, capture_output=True)
-        web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b",
-                                f"127.0.0.1:{web_port}", "run:app"], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-        wait_for_port(web_port)
+        web = start_gunicorn(web_port, env, workers)  # gunicorn.conf.py, as in production
         results: list[tuple[int, float, str]] = []
         lock = threading.Lock()
         start_line = threading.Barrier(senders)
@@ -97,14 +91,11 @@ def run_load(senders: int, requests_each: int, workers: int, rate_limit: str, ad
             stored_request_ids = {row[0] for row in cursor.fetchall()}
     finally:
         if web is not None:
-            stop(web)
+            server_log = stop(web)
         stop(redis)
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.close()
         shutil.rmtree(spool, ignore_errors=True)
-    log.seek(0)
-    server_log = log.read()
-    log.close()
     statuses = [status for status, _, _ in results]
     seconds = sorted(duration for _, duration, _ in results)
     created = [request_id for status, _, request_id in results if status == 201]
