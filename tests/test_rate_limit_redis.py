@@ -124,7 +124,7 @@ def test_a_hung_redis_is_probed_by_one_request_at_a_time(caplog):
     relay = TcpRelay(free_port(), ("127.0.0.1", 9))  # accepts and never answers: a Redis that is stuck
     relay.start()
     relay.set_mode("hang")
-    limits = WebhookLimits({"RATELIMIT_STRATEGY": "moving-window", "RATELIMIT_KEY_PREFIX": "raam-leads",
+    limits = WebhookLimits({"RATELIMIT_KEY_PREFIX": "raam-leads",
                             "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{relay.listen_port}/0",
                             "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3},
                             "WEBHOOK_RATE_LIMIT": "120 per minute", "FAILED_KEY_RATE_LIMIT": "10 per minute"})
