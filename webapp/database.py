@@ -87,7 +87,6 @@ PING_AFTER_IDLE_SECONDS = 1.0
 # waits at most this long for a connection, then spools the lead. libpq counts whole seconds; 1 is its least.
 WEBHOOK_CONNECT_TIMEOUT_SECONDS = 1
 
-AUTOCOMMIT_BIND = "autocommit"
 _MORE_ENGINES = "database_engines"  # app.extensions key: engines an app uses beside Flask-SQLAlchemy's
 
 
@@ -103,21 +102,6 @@ def create_webhook_engine(url: str, engine_options: dict) -> sa.Engine:
     engine = sa.create_engine(url, **options)
     ping_idle_connections(engine)
     return engine
-
-
-def autocommit_bind(url: str, engine_options: dict) -> dict:
-    """Flask-SQLAlchemy bind options for the autocommit engine: the app's engine options (binds do not
-    inherit them), a pool of its own, and short waits for a connection."""
-    options = {**engine_options, "url": url, "isolation_level": "AUTOCOMMIT"}
-    options["pool_timeout"] = WEBHOOK_CONNECT_TIMEOUT_SECONDS
-    options["connect_args"] = {**engine_options.get("connect_args", {}),
-                               "connect_timeout": WEBHOOK_CONNECT_TIMEOUT_SECONDS}
-    return options
-
-
-def webhook_engine() -> sa.Engine:
-    """The engine the webhook reaches the database through: the autocommit one (short waits) when there is one."""
-    return db.engines.get(AUTOCOMMIT_BIND, db.engine)
 
 
 def ping_idle_connections(engine: sa.Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
@@ -137,6 +121,33 @@ def ping_idle_connections(engine: sa.Engine, idle_seconds: float = PING_AFTER_ID
             dbapi_connection.rollback()  # hand it over idle, not inside the transaction the SELECT opened
         except engine.dialect.loaded_dbapi.Error as error:
             raise sa.exc.DisconnectionError() from error  # the pool retries with a new connection
+
+
+def first_row_on_driver(engine: sa.Engine, sql: str, values: dict) -> tuple | None:
+    """Run `sql` (compiled for `engine`'s driver) on a pooled connection of `engine`; its first row, or None.
+
+    What `Connection.execute` does for one statement, without its per-call bookkeeping (on the webhook's
+    insert, a third of the worker's CPU): the pool's checks still run, a connection the server dropped is
+    thrown away, and every driver error is raised as SQLAlchemy's, so DB_OUTAGE_ERRORS and is_outage hold.
+    """
+    dbapi = engine.dialect.loaded_dbapi
+    try:
+        connection = engine.raw_connection()
+    except dbapi.Error as error:  # the server cannot be reached
+        raise sa_exc.DBAPIError.instance(sql, None, error, dbapi.Error, hide_parameters=True,
+                                         dialect=engine.dialect) from error
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            return cursor.fetchone()
+    except dbapi.Error as error:
+        gone = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
+        if gone:
+            connection.invalidate(error)
+        raise sa_exc.DBAPIError.instance(sql, None, error, dbapi.Error, hide_parameters=True,
+                                         connection_invalidated=gone, dialect=engine.dialect) from error
+    finally:
+        connection.close()
 
 
 def add_engine(app: Flask, engine: sa.Engine) -> None:

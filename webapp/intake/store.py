@@ -1,4 +1,5 @@
 """Store a received lead: straight into the table with its intake-log row, or in the spool while the database is away."""
+import json
 import logging
 import time
 from functools import cache
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from webapp.database import is_outage, utcnow
+from webapp.database import first_row_on_driver, is_outage, utcnow
 from webapp.intake.breaker import CircuitBreaker
 from webapp.intake.intake_log import REPAIRED, SPOOLED, SPOOLED_REASON, IntakeEvent, event_values, spoolable_event
 from webapp.intake.spool import Spool, SpooledLead
@@ -93,8 +94,9 @@ def insert_lead(engine: sa.Engine, lead: dict, event: dict | None = None) -> int
     """
     event = event_values(event) if event is not None else None
     if engine.dialect.name == "postgresql" and event is not None:
-        with engine.connect() as connection:
-            return connection.execute(_lead_with_event(tuple(lead)), {**lead, **_prefixed(event)}).scalar()
+        values = {**lead, **_prefixed(event), "payload": json.dumps(lead["payload"])}  # JSONB's bind processing
+        row = first_row_on_driver(engine, _lead_with_event_sql(tuple(lead), engine.dialect), values)
+        return None if row is None else row[0]
     with engine.begin() as connection:
         lead_id = connection.execute(_lead_insert(engine.dialect.name), lead).scalar()
         if lead_id is not None and event is not None:
@@ -122,6 +124,12 @@ def _lead_insert(dialect_name: str):
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     return (dialect.insert(Lead.__table__).on_conflict_do_nothing(index_elements=[Lead.intake_id])
             .returning(Lead.id))
+
+
+@cache
+def _lead_with_event_sql(lead_names: tuple[str, ...], dialect: sa.Dialect) -> str:
+    """`_lead_with_event` compiled once for the driver: `%(name)s` parameters, the lead's and `event_…`."""
+    return str(_lead_with_event(lead_names).compile(dialect=dialect))
 
 
 @cache
