@@ -2,9 +2,7 @@
 
 A body over the limit is a 413 whether it came with a Content-Length or
 chunked, and whether it is over as sent or only once decompressed (a zip bomb).
-Its charset is the submission's business (webapp.leads.submission). This sits
-beside webapp.intake.request_log, which uses it to keep a rejected body readable, and
-not in webapp.intake, which imports request_log.
+Its charset is the submission's business (webapp.leads.submission).
 """
 import zlib
 from dataclasses import dataclass
