@@ -106,6 +106,7 @@ def make_app(url: str, **overrides):
         "CARDEKHO_API_KEYS": [GUIDE_API_KEY],
         "RATELIMIT_STORAGE_URI": "memory://",
         "SPOOL_DRAIN_INTERVAL": 0,  # tests that want the background drainer turn it on
+        "ROUTE_INTERVAL": 0,  # likewise the router thread
     }
     if "SPOOL_DIR" not in overrides:
         settings["SPOOL_DIR"] = tempfile.mkdtemp(prefix="raam-spool-")
