@@ -203,14 +203,14 @@ def make_user(app):
     from webapp.auth.passwords import hash_password
 
     def make(email="asha@raam.example", *, name="Asha Patil", role="sales", password=TEST_PASSWORD,
-             active=True, password_hash=None):
+             active=True, password_hash=None, on_duty=True):
         if password_hash is None:
             if password not in _hashes_by_password:
                 _hashes_by_password[password] = hash_password(password)
             password_hash = _hashes_by_password[password]
         with app.app_context():
             user = User(email=email.lower(), name=name, role=role, password_hash=password_hash,
-                        active=active, session_version=1)
+                        active=active, session_version=1, on_duty=on_duty)
             db.session.add(user)
             db.session.commit()
             db.session.refresh(user)

@@ -19,4 +19,5 @@ def take_write_lock() -> None:
 def locked(query: sa.Select) -> sa.Select:
     """`query` reading rows this transaction will change: locked on PostgreSQL, fresh in the session."""
     take_write_lock()
-    return query.with_for_update().execution_options(populate_existing=True)
+    # NO KEY UPDATE: a foreign key check on the row (an activity row, a lead given to this user) need not wait.
+    return query.with_for_update(key_share=True).execution_options(populate_existing=True)
