@@ -75,13 +75,27 @@
     document.querySelectorAll("[data-select-all]").forEach(function (box) { box.hidden = false; });
   }
 
+  // On a phone the toolbar waits out of sight until a lead is ticked, then sits at the bottom (app.css).
+  function updateToolbar() {
+    var toolbar = document.getElementById("bulk-form");
+    if (!toolbar) return;
+    toolbar.classList.add("bulk-live");
+    toolbar.classList.toggle("bulk-idle", !document.querySelector('input[name="lead_ids"]:checked'));
+  }
+
   document.addEventListener("change", function (event) {
-    if (!event.target.matches("[data-select-all]")) return;
-    document.querySelectorAll('input[name="lead_ids"]').forEach(function (box) {
-      box.checked = event.target.checked;
-    });
+    if (event.target.matches("[data-select-all]")) {
+      document.querySelectorAll('input[name="lead_ids"]').forEach(function (box) {
+        box.checked = event.target.checked;
+      });
+    }
+    if (event.target.matches('[data-select-all], input[name="lead_ids"]')) updateToolbar();
   });
 
   showSelectAll();
-  document.addEventListener("htmx:afterSettle", showSelectAll);
+  updateToolbar();
+  document.addEventListener("htmx:afterSettle", function () {
+    showSelectAll();
+    updateToolbar();
+  });
 })();
