@@ -61,7 +61,7 @@ def upgrade():
         "lead_activity",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.Identity(always=False),
                   primary_key=True),
-        sa.Column("lead_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.ForeignKey(f"{TABLE}.id"),
+        sa.Column("lead_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.ForeignKey(f"{TABLE}.id", ondelete="CASCADE"),
                   nullable=False),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id")),
         sa.Column("kind", sa.Text(), nullable=False),

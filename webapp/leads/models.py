@@ -145,7 +145,8 @@ class LeadActivity(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, sa.Identity(), primary_key=True)
-    lead_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("mg-digital-leads.id"))
+    # A lead erased (a person's request under the DPDP Act) takes its timeline with it.
+    lead_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("mg-digital-leads.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # None: the system did it
     kind: Mapped[str]
     details: Mapped[dict | None] = mapped_column(JSONPayload)
