@@ -62,7 +62,7 @@ WORK_INDEXES = (
     sa.Index("ix_mg-digital-leads_phone_normalized_created_at", "phone_normalized", "created_at"),
     sa.Index("ix_mg-digital-leads_phone_digits_created_at", sa.text(PHONE_DIGITS_SQL), "created_at",
              postgresql_where=sa.text("phone_normalized IS NULL"), sqlite_where=sa.text("phone_normalized IS NULL")),
-    sa.Index("ix_mg-digital-leads_repeat_of_created_at", "repeat_of", "created_at",
+    sa.Index("ix_mg-digital-leads_repeat_of_created_at_id", "repeat_of", "created_at", "id",
              postgresql_where=sa.text("repeat_of IS NOT NULL"), sqlite_where=sa.text("repeat_of IS NOT NULL")),
 )
 
