@@ -83,9 +83,11 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
     from webapp.intake.rate_limit import WebhookLimits
     from webapp.keyring import KeyRing
+    from webapp.leads.routing import init_router
     from webapp.spooling import breaker_for, init_spool
 
     init_spool(app)
+    init_router(app)
     app.extensions["webhook_limits"] = WebhookLimits(app.config)
     app.extensions["export_slots"] = threading.BoundedSemaphore(app.config["EXPORTS_PER_WORKER"])
     app.extensions["keyring"] = KeyRing(app.config["CARDEKHO_API_KEYS"], app.config["API_KEY_CACHE_SECONDS"],

@@ -3,6 +3,7 @@ from flask import current_app, g, jsonify, request
 
 from webapp.intake import bp
 from webapp.intake.api_keys import key_refused, keyring, require_api_key
+from webapp.leads.routing import router_for
 from webapp.leads.store import receive_lead
 from webapp.leads.submission import parse_submission
 from webapp.request_body import read_json_body
@@ -32,4 +33,5 @@ def receive_cardekho_lead():
     if not receipt.spooled:
         keyring().note_use(label)
         drainer_for(current_app).nudge()  # the database takes inserts: move any spooled leads now
+        router_for(current_app).nudge()  # an owner within seconds; the sender does not wait for it
     return jsonify(message=SUCCESS_MESSAGE), 201

@@ -5,15 +5,21 @@ import logging
 import re
 from collections.abc import Iterator
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from webapp.auth.models import User
 from webapp.extensions import db
 from webapp.leads.models import Lead, LeadExport
+from webapp.leads.pipeline import LOST_REASONS, STATUSES
 from webapp.leads.search import LeadFilters, filter_conditions
 from webapp.leads.store import rollback_quietly
 from webapp.leads.timezones import to_ist
 
+# The owners under names of their own: the search's SQL names the leads' columns unqualified ("name").
+OWNERS = sa.select(User.id.label("owner_key"), User.name.label("owner_name")).subquery("owners")
 # (header, column); the raw payload stays out: it is for reading on the lead's page.
 EXPORT_COLUMNS = [
     ("Lead ID", Lead.id), ("Received (IST)", Lead.created_at), ("Name", Lead.name),
@@ -21,7 +27,13 @@ EXPORT_COLUMNS = [
     ("Campaign", Lead.campaign), ("UTM source", Lead.utm_source), ("UTM medium", Lead.utm_medium),
     ("UTM campaign", Lead.utm_campaign), ("UTM term", Lead.utm_term), ("UTM content", Lead.utm_content),
     ("Lead URL", Lead.lead_url), ("Platform", Lead.platform),
+    ("Status", sa.case(STATUSES, value=Lead.status).label("status")),
+    ("Lost reason", sa.case(LOST_REASONS, value=Lead.lost_reason).label("lost_reason")),
+    ("Owner", OWNERS.c.owner_name), ("First contacted (IST)", Lead.first_contacted_at),
+    ("Repeat of", Lead.repeat_of),
 ]
+# Each lead with its owner (the Owner column); users is a small table.
+EXPORT_FROM = sa.outerjoin(Lead, OWNERS, Lead.owner_id == OWNERS.c.owner_key)
 # OWASP CSV injection: a cell starting with one of these is run as a formula by spreadsheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # ...except a phone number in a phone column, which a person must be able to dial: "+91 98765-43210"
@@ -44,14 +56,20 @@ def neutralize_cell(value, phone: bool = False) -> str:
     return "'" + text
 
 
-# For each text column after the id and the time: whether it is a phone column.
-_TEXT_IS_PHONE = [column.key in PHONE_COLUMNS for _, column in EXPORT_COLUMNS[2:]]
+# For each export column: whether it is a phone column.
+_IS_PHONE = [column.key in PHONE_COLUMNS for _, column in EXPORT_COLUMNS]
+
+
+def _csv_cell(value, phone: bool) -> str:
+    if isinstance(value, datetime):
+        return to_ist(value).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, int):
+        return str(value)
+    return neutralize_cell(value, phone)
 
 
 def _csv_row(values) -> list[str]:
-    lead_id, created_at, *text = values
-    cells = [neutralize_cell(value, phone) for value, phone in zip(text, _TEXT_IS_PHONE)]
-    return [str(lead_id), to_ist(created_at).strftime("%Y-%m-%d %H:%M:%S"), *cells]
+    return [_csv_cell(value, phone) for value, phone in zip(values, _IS_PHONE)]
 
 
 def export_csv(filters: LeadFilters, counter: list[int] | None = None) -> Iterator[str]:
@@ -82,7 +100,8 @@ def python_export(filters: LeadFilters, counter: list[int]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write(csv_head())
-    query = (sa.select(*[column for _, column in EXPORT_COLUMNS]).where(*filter_conditions(filters))
+    query = (sa.select(*[column for _, column in EXPORT_COLUMNS]).select_from(EXPORT_FROM)
+             .where(*filter_conditions(filters))
              .order_by(Lead.created_at.desc(), Lead.id.desc()))
     with db.session.execute(query.execution_options(yield_per=ROWS_PER_CHUNK)) as result:
         for batch in result.partitions():
