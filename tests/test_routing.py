@@ -214,3 +214,11 @@ def test_two_repeats_routed_in_one_batch_both_go_to_the_first_leads_owner(app, s
     assert route(app) == 2  # one batch
     assert [(lead.repeat_of, lead.owner_id) for lead in stored(app)] == \
         [(None, sales[0].id), (first, sales[0].id), (first, sales[0].id)]
+
+
+def test_flask_leads_route_routes_what_waits(app, sales):
+    for n in range(3):
+        add(app, T0 + timedelta(minutes=n), phone_number=f"98765{n:05d}")
+    result = app.test_cli_runner().invoke(args=["leads", "route"])
+    assert result.exit_code == 0 and result.output.strip() == "Routed 3 lead(s)."
+    assert all(lead.owner_id for lead in stored(app))
