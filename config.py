@@ -17,6 +17,10 @@ load_dotenv(os.path.join(BASE_DIR, ".env"))
 GUIDE_API_KEY = "raam-digital-2025-supersecret-cardekho"
 
 
+# How new leads get an owner: in turn among the sales people on duty, or only by hand.
+ASSIGNMENTS = ("round_robin", "manual")
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message is the one-line reason."""
 
@@ -118,6 +122,15 @@ class Config:
                 from None
         self.SPOOL_DIR = env.get("SPOOL_DIR") or self.default_spool_dir()
         self.SPOOL_DRAIN_INTERVAL = checked_number(env, "SPOOL_DRAIN_INTERVAL", "5", "a number of seconds")
+        self.ASSIGNMENT = env.get("ASSIGNMENT", "round_robin").strip()
+        if self.ASSIGNMENT not in ASSIGNMENTS:
+            raise ConfigError(f"ASSIGNMENT must be one of {', '.join(ASSIGNMENTS)}, not {self.ASSIGNMENT!r}")
+        self.REPEAT_WINDOW_DAYS = checked_number(env, "REPEAT_WINDOW_DAYS", "30", "a number of days, 0 or more",
+                                                 minimum=0)
+        self.FIRST_CONTACT_SLA_MINUTES = checked_number(env, "FIRST_CONTACT_SLA_MINUTES", "5",
+                                                        "a number of minutes, more than 0", minimum=0.01)
+        self.ROUTE_INTERVAL = checked_number(env, "ROUTE_INTERVAL", "1", "a number of seconds (0: no router thread)",
+                                             minimum=0)
         # Below gunicorn's threads per worker: stalled downloads must never hold every thread.
         threads = gunicorn_threads(env)
         self.EXPORTS_PER_WORKER = checked_number(env, "EXPORTS_PER_WORKER", "2", "a whole number, 1 or more",

@@ -125,15 +125,17 @@ class WholeRequestWorker(ThreadWorker):
         except BlockingIOError:
             return
         except OSError:
-            data = b""
-        if not data:
             self._drop(conn)
             return
         arrival.data += data
-        if request_complete(arrival.data):
+        # At end of input the request is as complete as it will ever be: the app answers what came (a body
+        # shorter than its Content-Length gets its 400); a connection that sent nothing is closed silently.
+        if request_complete(arrival.data) or (not data and arrival.data):
             self.poller.unregister(sock)
             del self.arriving[conn]
             self._hand_over(conn, arrival)
+        elif not data:
+            self._drop(conn)
         elif not arrival.continue_sent and expects_continue(arrival.data):
             # The client sends its body only after this; gunicorn's own 100 Continue follows later
             # (a client accepts any number of 1xx answers, RFC 9110 section 15.2).

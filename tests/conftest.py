@@ -106,6 +106,7 @@ def make_app(url: str, **overrides):
         "CARDEKHO_API_KEYS": [GUIDE_API_KEY],
         "RATELIMIT_STORAGE_URI": "memory://",
         "SPOOL_DRAIN_INTERVAL": 0,  # tests that want the background drainer turn it on
+        "ROUTE_INTERVAL": 0,  # likewise the router thread
     }
     if "SPOOL_DIR" not in overrides:
         settings["SPOOL_DIR"] = tempfile.mkdtemp(prefix="raam-spool-")
@@ -209,14 +210,14 @@ def make_user(app):
     from webapp.auth.passwords import hash_password
 
     def make(email="asha@raam.example", *, name="Asha Patil", role="sales", password=TEST_PASSWORD,
-             active=True, password_hash=None):
+             active=True, password_hash=None, on_duty=True):
         if password_hash is None:
             if password not in _hashes_by_password:
                 _hashes_by_password[password] = hash_password(password)
             password_hash = _hashes_by_password[password]
         with app.app_context():
             user = User(email=email.lower(), name=name, role=role, password_hash=password_hash,
-                        active=active, session_version=1)
+                        active=active, session_version=1, on_duty=on_duty)
             db.session.add(user)
             db.session.commit()
             db.session.refresh(user)

@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from webapp.extensions import db
-from webapp.leads.new_lead import build_lead
+from webapp.leads.lead_row import build_lead
 from webapp.leads.submission import validate_submission
 
 

@@ -83,7 +83,7 @@ def test_no_match_says_so(client, sign_in_as, seed):
 
 
 def test_pages_of_fifty_with_an_older_link(client, sign_in_as, app):
-    from webapp.leads.new_lead import build_lead
+    from webapp.leads.lead_row import build_lead
     from webapp.leads.submission import validate_submission
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     with app.app_context():

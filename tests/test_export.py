@@ -88,7 +88,7 @@ def test_a_formula_name_arrives_neutralized(app_context):
 
 def test_streams_in_chunks_newest_first(app_context):
     from webapp.extensions import db
-    from webapp.leads.new_lead import build_lead
+    from webapp.leads.lead_row import build_lead
     from webapp.leads.submission import validate_submission
 
     submission = validate_submission({"name": "bulk", "phone_number": "9876543210"})

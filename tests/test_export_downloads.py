@@ -19,7 +19,7 @@ from config import engine_options
 from tests.factories import add_lead
 from webapp.extensions import db
 from webapp.leads.models import LeadExport
-from webapp.leads.new_lead import build_lead
+from webapp.leads.lead_row import build_lead
 from webapp.leads.submission import validate_submission
 
 EXPORT = "/admin/mg-digital-leads/export.csv"

@@ -39,3 +39,29 @@ def test_migrations_match_the_models_and_downgrade_to_nothing(empty_database):
         downgrade(revision="base")
         assert sa.inspect(db.engine).get_table_names() == ["alembic_version"]
         dispose_engines()
+
+
+def test_leads_stored_before_working_the_leads_read_as_routed_and_new_ones_wait_for_the_router(empty_database):
+    app = make_app(empty_database, SQLALCHEMY_ENGINE_OPTIONS={})
+    with app.app_context():
+        upgrade(revision="0008")
+        insert = 'INSERT INTO "mg-digital-leads" (platform, name, phone_number, payload, created_at) ' \
+                 "VALUES ('CarDekho', :name, '9876543210', '{}', CURRENT_TIMESTAMP)"
+        db.session.execute(sa.text(insert), {"name": "before"})
+        db.session.commit()
+        upgrade()
+        db.session.execute(sa.text(insert), {"name": "after"})
+        db.session.commit()
+        rows = db.session.execute(sa.text('SELECT name, status, owner_id, routed_at IS NULL FROM "mg-digital-leads" '
+                                          "ORDER BY id")).all()
+        assert [tuple(row) for row in rows] == [("before", "new", None, False), ("after", "new", None, True)]
+        # A status change leaves the search as it was; a name change moves it (SQLite's triggers, PostgreSQL's GIN).
+        db.session.execute(sa.text("""UPDATE "mg-digital-leads" SET status = 'contacted', name = 'renamed'
+                                      WHERE name = 'after'"""))
+        db.session.commit()
+        from webapp.leads.search import LeadFilters, search_leads
+
+        assert [lead.name for lead in search_leads(LeadFilters(q="renamed")).leads] == ["renamed"]
+        assert search_leads(LeadFilters(q="after")).leads == []
+        db.session.remove()
+        dispose_engines()

@@ -24,7 +24,7 @@ from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.intake.spool import STALE_CLAIM_SECONDS, Spool, SpooledLead
 from webapp.intake.drain import drain_spool, insert_once
-from webapp.leads.new_lead import new_intake_id
+from webapp.leads.lead_row import new_intake_id
 from webapp.intake.parts import intake_of
 
 SENDER_TIMEOUT = 10  # seconds, the guide's section 2

@@ -148,6 +148,45 @@ def test_commands_on_an_unknown_email_say_so(users, command):
     assert "No account for nobody@raam.example." in result.output
 
 
+# --- users duty ----------------------------------------------------------------------------------
+
+def test_duty_off_stops_new_leads_in_turn_and_on_starts_them_again(app, users, make_user):
+    import sqlalchemy as sa
+
+    from tests.factories import add_lead
+    from webapp.audit import AuditEvent
+    from webapp.extensions import db
+    from webapp.leads.models import Lead
+    from webapp.leads.routing import route_pending_leads
+
+    asha, ravi = make_user(), make_user("ravi@raam.example", name="Ravi Rao")
+    result = users("duty", "ASHA@raam.example", "off")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "asha@raam.example is off duty: no new leads until back on duty " \
+                                    "(their leads stay theirs)."
+    assert not account(app, "asha@raam.example").on_duty
+    with app.app_context():
+        for _ in range(2):
+            add_lead()
+            route_pending_leads(app.config)
+        assert users("duty", "asha@raam.example", "on").output.strip() == \
+            "asha@raam.example is on duty: new leads come to them in turn."
+        add_lead(phone_number="9000000001")
+        route_pending_leads(app.config)
+        owners = list(db.session.scalars(sa.select(Lead.owner_id).order_by(Lead.id)))
+        audited = [(e.action, e.target, e.details) for e in db.session.scalars(sa.select(AuditEvent))]
+    assert owners == [ravi.id, ravi.id, asha.id]
+    assert audited[-1] == ("user_duty", "asha@raam.example", {"on_duty": True})
+
+
+def test_duty_says_when_the_account_cannot_get_leads_in_turn_and_refuses_other_states(users, make_user):
+    make_user("meera@raam.example", name="Meera", role="manager")
+    assert "only active sales accounts are given new leads" in users("duty", "meera@raam.example", "on").output
+    assert users("duty", "meera@raam.example", "maybe").exit_code == 2
+    result = users("duty", "nobody@raam.example", "on")
+    assert result.exit_code == 1 and "No account for nobody@raam.example." in result.output
+
+
 # --- The real command, as an admin runs it ---------------------------------------------------------
 
 def test_the_real_command_reads_a_password_piped_to_it(app, database_url, auth):

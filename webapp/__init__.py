@@ -11,6 +11,7 @@ from webapp.database import MAX_ROW_ID, add_engine
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 from webapp.intake import INTAKE_PREFIX, create_intake_app
 from webapp.intake.parts import EXTENSION as INTAKE, intake_of
+from webapp.leads.routing_thread import router_for
 from webapp.request_ids import configure_logging, register_request_ids
 
 MOUNTED_INTAKE_APP = "intake_app"
@@ -43,11 +44,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     What runs for each request, in order (the one place it is stated):
 
     1. ProxyFix, when TRUSTED_PROXY_HOPS is set (each app has its own).
-    2. IntakeDispatcher: a path under INTAKE_PREFIX goes to the intake app
-       (webapp.intake: its route, then its log step; none of the hooks below).
+    2. IntakeDispatcher: a path under INTAKE_PREFIX goes to the intake app, whose
+       before_request hooks start this worker's spool drainer and lead router,
+       then its route answers and logs (webapp.intake); none of the hooks below.
     3. The dashboard's before_request hooks: the request id (webapp.request_ids),
        refuse_unusable_input (webapp.security), Flask-Limiter's limits, the CSRF
-       check, the spool drainer started in this worker.
+       check, this worker's lead router and spool drainer started.
     4. The view (Flask-Login loads the account when the view or a template asks).
     5. after_request, last registered first: the security headers, Flask-Login's
        remember cookie, Flask-Limiter's headers, the X-Request-ID header.
@@ -81,6 +83,9 @@ def mount_intake(app: Flask) -> None:
     add_engine(app, intake.engine)
     add_engine(intake_app, intake.engine)
     app.before_request(intake.drainer.ensure_running)  # a worker that only serves pages drains the spool too
+    router = router_for(app)  # each lead gets its owner within seconds, whichever app stored it
+    intake_app.before_request(router.ensure_running)
+    intake.after_store.append(router.nudge)
     app.wsgi_app = IntakeDispatcher(app.wsgi_app, INTAKE_PREFIX, intake_app)
 
 
@@ -109,6 +114,9 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
+    from webapp.leads.routing_thread import init_router
+
+    init_router(app)
     app.extensions["export_slots"] = threading.BoundedSemaphore(app.config["EXPORTS_PER_WORKER"])
 
 

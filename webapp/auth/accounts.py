@@ -97,3 +97,9 @@ def set_active(user: User, active: bool) -> None:
         db.session.commit()
     else:
         end_sessions(user)
+
+
+def set_on_duty(user: User, on: bool) -> None:
+    """Put a person on duty (new leads come to them in turn) or off duty (none until back)."""
+    user.on_duty = on
+    db.session.commit()

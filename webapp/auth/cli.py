@@ -5,7 +5,8 @@ import click
 
 from webapp.audit import command_line_actor, record_audit
 from webapp.auth import bp
-from webapp.auth.accounts import AccountError, change_password, create_user, find_user, list_users, set_active
+from webapp.auth.accounts import (AccountError, change_password, create_user, find_user, list_users, set_active,
+                                  set_on_duty)
 from webapp.auth.models import ROLES, User
 from webapp.auth.passwords import password_problem
 from webapp.leads.timezones import to_ist
@@ -103,3 +104,19 @@ def activate(email: str) -> None:
     set_active(user, True)
     record_audit("user_activate", command_line_actor(), target=user.email)
     click.echo(f"Activated {user.email}; it can sign in again.")
+
+
+@bp.cli.command("duty")
+@click.argument("email")
+@click.argument("state", type=click.Choice(["on", "off"]))
+def duty(email: str, state: str) -> None:
+    """Put a person on duty (new leads come to them in turn) or off duty."""
+    user = _existing_user(email)
+    set_on_duty(user, state == "on")
+    record_audit("user_duty", command_line_actor(), target=user.email, details={"on_duty": user.on_duty})
+    if user.on_duty and not (user.active and user.role == "sales"):
+        click.echo(f"{user.email} is on duty, but only active sales accounts are given new leads in turn.")
+    elif user.on_duty:
+        click.echo(f"{user.email} is on duty: new leads come to them in turn.")
+    else:
+        click.echo(f"{user.email} is off duty: no new leads until back on duty (their leads stay theirs).")

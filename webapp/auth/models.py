@@ -29,6 +29,9 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1, server_default=sa.text("1"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=sa.func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Round robin (webapp.leads.routing): new leads go to active sales people on duty, longest unassigned first.
+    on_duty: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def is_active(self) -> bool:

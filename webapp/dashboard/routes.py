@@ -7,11 +7,11 @@ from webapp.auth.access import login_required, role_required
 from webapp.dashboard import bp
 from webapp.database import DB_OUTAGE_ERRORS, rollback_quietly, utcnow
 from webapp.dashboard.export_slots import ExportSlot, released_at_the_end, take_slot
+from webapp.dashboard.work_context import list_controls, render_lead_page, work_columns
 from webapp.extensions import db
 from webapp.leads.export import recent_exports, recorded_rows, start_export
 from webapp.leads.models import Lead
-from webapp.leads.search import (LeadFilters, count_leads, filter_choices, leads_with_same_phone, search_leads,
-                                 searchable)
+from webapp.leads.search import LeadFilters, count_leads, filter_choices, search_leads, searchable
 from webapp.leads.timezones import to_ist
 
 EXPORT_ROLES = ("manager", "admin")
@@ -23,31 +23,38 @@ def home():
     return redirect(url_for("dashboard.lead_list"))
 
 
+def list_results(args) -> dict:
+    """What the list's results show for a query string: the page of leads, the count and the work on each."""
+    typed = LeadFilters.from_args(args, current_user.id)
+    filters, search_hint = searchable(typed)  # a search no index can answer lists every lead, with the hint
+    page = search_leads(filters, cursor=args.get("page"))
+    total, capped = count_leads(filters)
+    return {"filters": filters, "typed": typed, "search_hint": search_hint, "page": page, "total": total,
+            "capped": capped,
+            "can_export": current_user.role in EXPORT_ROLES, "first_page": not args.get("page"),
+            **work_columns(page.leads)}
+
+
 @bp.get("/admin/mg-digital-leads")
 @login_required
 def lead_list():
     """Newest leads first, narrowed by search and filters; htmx asks for just the results."""
-    typed = LeadFilters.from_args(request.args)
-    filters, search_hint = searchable(typed)  # a search no index can answer lists every lead, with the hint
-    page = search_leads(filters, cursor=request.args.get("page"))
-    total, capped = count_leads(filters)
-    context = {"filters": filters, "typed": typed, "search_hint": search_hint, "page": page, "total": total,
-               "capped": capped, "can_export": current_user.role in EXPORT_ROLES,
-               "first_page": not request.args.get("page")}
+    context = list_results(request.args)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "lead-results":
         # The address bar shows the canonical URL (no empty fields), so it can be shared and reloaded.
-        canonical = url_for("dashboard.lead_list", page=request.args.get("page") or None, **typed.to_args())
+        canonical = url_for("dashboard.lead_list", page=request.args.get("page") or None,
+                            **context["typed"].to_args())
         return render_template("dashboard/_lead_results.html", **context), {"HX-Push-Url": canonical}
-    return render_template("dashboard/index.html", choices=filter_choices(), **context)
+    return render_template("dashboard/index.html", choices=filter_choices(), **list_controls(), **context)
 
 
 @bp.get("/admin/mg-digital-leads/<id:lead_id>")
 @login_required
 def lead_detail(lead_id: int):
-    """Every column of one lead, its raw payload, and other leads from the same phone."""
+    """Every column of one lead, the work on it (status, owner, notes, timeline), the person's enquiries, the payload."""
     lead = db.session.get(Lead, lead_id) or abort(404)
     audit("lead_view", target=str(lead_id))  # who saw whose personal data (DPDP Act)
-    return render_template("dashboard/lead.html", lead=lead, same_phone=leads_with_same_phone(lead))
+    return render_lead_page(lead)
 
 
 @bp.get("/admin/mg-digital-leads/export.csv")
@@ -58,7 +65,7 @@ def export_leads():
     # manager's browser (SameSite=Lax still sends the cookie on a cross-site link).
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         abort(403, description="Exports start from the dashboard itself, not from another site.")
-    filters, search_hint = searchable(LeadFilters.from_args(request.args))
+    filters, search_hint = searchable(LeadFilters.from_args(request.args, current_user.id))
     if search_hint:
         abort(400, description=search_hint)
     slot = take_slot(current_app.extensions["export_slots"])

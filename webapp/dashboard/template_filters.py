@@ -4,6 +4,7 @@ from datetime import datetime
 
 from webapp.dashboard import bp
 from webapp.database import utcnow
+from webapp.leads import repeats
 from webapp.leads.timezones import to_ist
 
 
@@ -26,7 +27,18 @@ def ago(moment: datetime) -> str:
     return "just now"
 
 
+# Bidirectional formatting characters: shown raw, one would reverse the rest of its line of the payload.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+BIDI_ESCAPES = str.maketrans({char: f"\\u{ord(char):04x}" for char in BIDI_CONTROLS})
+
+
 @bp.app_template_filter("pretty_json")
 def pretty_json(value) -> str:
-    """JSON indented for reading; the template escapes it, so markup in a payload shows as text."""
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+    """JSON indented for reading; markup shows as text (the template escapes it), bidi controls as JSON escapes."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False).translate(BIDI_ESCAPES)
+
+
+@bp.app_template_filter("ordinal")
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th ... (the list's "2nd enquiry" badge)."""
+    return repeats.ordinal(number)

@@ -20,7 +20,7 @@ from sqlalchemy import exc as sa_exc
 from webapp.database import is_outage
 from webapp.intake.spool import Spool, SpooledLead
 from webapp.intake.store import insert_lead
-from webapp.leads.new_lead import lead_columns
+from webapp.leads.lead_row import lead_columns
 from webapp.leads.submission import InvalidSubmission, validate_submission
 
 log = logging.getLogger(__name__)

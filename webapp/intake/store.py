@@ -15,7 +15,7 @@ from webapp.intake.breaker import CircuitBreaker
 from webapp.intake.intake_log import REPAIRED, SPOOLED, SPOOLED_REASON, IntakeEvent, event_values, spoolable_event
 from webapp.intake.spool import Spool, SpooledLead
 from webapp.leads.models import Lead
-from webapp.leads.new_lead import lead_columns, new_intake_id
+from webapp.leads.lead_row import lead_columns, new_intake_id
 from webapp.leads.submission import LeadSubmission
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,8 @@ def insert_lead(engine: sa.Engine, lead: dict, event: dict | None = None) -> int
     """
     event = event_values(event) if event is not None else None
     if engine.dialect.name == "postgresql" and event is not None:
-        values = {**lead, **_prefixed(event), "payload": json.dumps(lead["payload"])}  # JSONB's bind processing
+        # What SQLAlchemy's execution would add: the defaults of the columns not given, and JSONB's encoding.
+        values = {**_lead_defaults(tuple(lead)), **lead, **_prefixed(event), "payload": json.dumps(lead["payload"])}
         row = first_row_on_driver(engine, _lead_with_event_sql(tuple(lead), engine.dialect), values)
         return None if row is None else row[0]
     with engine.begin() as connection:
@@ -116,6 +117,13 @@ def _event_columns() -> dict:
     """The intake-log columns a received lead's row sets, with the value when the event lacks one."""
     return {column.name: (column.default.arg if column.default is not None and column.default.is_scalar else None)
             for column in IntakeEvent.__table__.c if column.name not in ("id", "lead_id")}
+
+
+def _lead_defaults(lead_names: tuple[str, ...]) -> dict:
+    """The lead columns not in `lead_names` that have a default in Python (e.g. `status`), with its value now."""
+    return {column.key: column.default.arg(None) if column.default.is_callable else column.default.arg
+            for column in Lead.__table__.c
+            if column.key not in lead_names and column.default is not None and not column.default.is_sequence}
 
 
 @cache

@@ -3,13 +3,14 @@ import csv
 import io
 import logging
 from collections.abc import Iterator
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from webapp.database import rollback_quietly
 from webapp.extensions import db
-from webapp.leads.export_columns import EXPORT_COLUMNS, PHONE_COLUMNS, ROWS_PER_CHUNK, neutralize_cell
+from webapp.leads.export_columns import EXPORT_COLUMNS, EXPORT_FROM, PHONE_COLUMNS, ROWS_PER_CHUNK, neutralize_cell
 from webapp.leads.export_copy import copy_export
 from webapp.leads.models import Lead, LeadExport
 from webapp.leads.search import LeadFilters, filter_conditions
@@ -18,14 +19,20 @@ from webapp.leads.timezones import to_ist
 log = logging.getLogger(__name__)
 
 
-# For each text column after the id and the time: whether it is a phone column.
-_TEXT_IS_PHONE = [column.key in PHONE_COLUMNS for _, column in EXPORT_COLUMNS[2:]]
+# For each export column: whether it is a phone column.
+_IS_PHONE = [column.key in PHONE_COLUMNS for _, column in EXPORT_COLUMNS]
+
+
+def _csv_cell(value, phone: bool) -> str:
+    if isinstance(value, datetime):
+        return to_ist(value).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, int):
+        return str(value)
+    return neutralize_cell(value, phone)
 
 
 def _csv_row(values) -> list[str]:
-    lead_id, created_at, *text = values
-    cells = [neutralize_cell(value, phone) for value, phone in zip(text, _TEXT_IS_PHONE)]
-    return [str(lead_id), to_ist(created_at).strftime("%Y-%m-%d %H:%M:%S"), *cells]
+    return [_csv_cell(value, phone) for value, phone in zip(values, _IS_PHONE)]
 
 
 def export_csv(filters: LeadFilters, counter: list[int] | None = None) -> Iterator[str]:
@@ -54,7 +61,8 @@ def python_export(filters: LeadFilters, counter: list[int]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write(csv_head())
-    query = (sa.select(*[column for _, column in EXPORT_COLUMNS]).where(*filter_conditions(filters))
+    query = (sa.select(*[column for _, column in EXPORT_COLUMNS]).select_from(EXPORT_FROM)
+             .where(*filter_conditions(filters))
              .order_by(Lead.created_at.desc(), Lead.id.desc()))
     with db.session.execute(query.execution_options(yield_per=ROWS_PER_CHUNK)) as result:
         for batch in result.partitions():

@@ -12,8 +12,9 @@ from datetime import datetime
 import psycopg2
 import sqlalchemy as sa
 
+from webapp.database import UTCDateTime
 from webapp.extensions import db
-from webapp.leads.export_columns import EXPORT_COLUMNS, FORMULA_STARTS, PHONE_COLUMNS, ROWS_PER_CHUNK
+from webapp.leads.export_columns import EXPORT_COLUMNS, EXPORT_FROM, FORMULA_STARTS, PHONE_COLUMNS, ROWS_PER_CHUNK
 from webapp.leads.models import Lead
 from webapp.leads.timezones import IST
 
@@ -23,16 +24,16 @@ EXPORT_STATEMENT_TIMEOUT = "10min"  # the app's 5 s limit is for pages; an expor
 _DONE = object()
 
 
-# The E.164 number is written by the app itself, never by a sender, and is always phone-like in a phone
-# column: neutralize_cell leaves it as it is, so SQL need not look at it.
-APP_WRITTEN = ("phone_normalized",)
+# Written by the app itself, never by a sender: the E.164 number (always phone-like in a phone column) and
+# the status labels. neutralize_cell leaves them as they are, so SQL need not look at them.
+APP_WRITTEN = ("phone_normalized", "status", "lost_reason")
 
 
 def sql_cell(column):
     """The SQL that renders one export column exactly as export._csv_row does in Python."""
-    if column is Lead.id or column.key in APP_WRITTEN:
+    if column.key in APP_WRITTEN or isinstance(column.type, sa.Integer):
         return column
-    if column is Lead.created_at:
+    if isinstance(column.type, UTCDateTime):
         # Truncated to the second, as strftime does; printed as 'YYYY-MM-DD HH:MM:SS' under DateStyle ISO.
         offset = int(IST.utcoffset(datetime.now()).total_seconds() // 60)
         return sa.func.date_trunc("second", sa.func.timezone(sa.literal_column(f"INTERVAL '{offset} minutes'"), column))
@@ -47,7 +48,8 @@ def sql_cell(column):
 
 def copy_statement(conditions: list, cursor) -> str:
     """`COPY (the export query) TO STDOUT`, its values quoted by psycopg2 (COPY takes no parameters)."""
-    query = (sa.select(*[sql_cell(column) for _, column in EXPORT_COLUMNS]).where(*conditions)
+    query = (sa.select(*[sql_cell(column) for _, column in EXPORT_COLUMNS]).select_from(EXPORT_FROM)
+             .where(*conditions)
              .order_by(Lead.created_at.desc(), Lead.id.desc()))
     compiled = query.compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
     select = cursor.mogrify(str(compiled), compiled.params).decode()

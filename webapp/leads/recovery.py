@@ -7,7 +7,7 @@ from webapp.extensions import db
 from webapp.intake.intake_log import IntakeEvent
 from webapp.database import utcnow
 from webapp.leads.models import Lead
-from webapp.leads.new_lead import build_lead, new_intake_id
+from webapp.leads.lead_row import build_lead, new_intake_id
 from webapp.leads.submission import parse_submission
 
 

@@ -1,12 +1,14 @@
 """Finding leads: the dashboard's filters, newest-first keyset pages, capped counts."""
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
+from webapp.auth.models import User
 from webapp.extensions import db
 from webapp.database import MAX_ROW_ID
-from webapp.leads.models import Lead
+from webapp.leads.models import STATUS_CODES, Lead
 from webapp.leads.text_search import phone_digits, search_condition, search_hint  # noqa: F401  (phone_digits is public here)
 from webapp.leads.timezones import ist_day_start
 
@@ -25,21 +27,35 @@ class LeadFilters:
     utm_source: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    status: str = ""  # one of STATUS_CODES
+    owner: str = ""  # "me", "none" or a user id
+    repeats: str = ""  # "hide": first enquiries only
+    # Whom owner=me means; not a filter of its own, so "me" stays "me" in links others open.
+    current_user_id: int | None = field(default=None, compare=False)
 
     @classmethod
-    def from_args(cls, args) -> "LeadFilters":
-        """Read filters from a query string; a malformed date is ignored rather than refused."""
+    def from_args(cls, args, current_user_id: int | None = None) -> "LeadFilters":
+        """Read filters from a query string; a malformed date or unknown choice is ignored rather than refused."""
         text = {name: (args.get(name) or "").strip()[:200] for name in ("q", *CHOICE_FIELDS)}
-        return cls(**text, date_from=_parse_date(args.get("date_from")), date_to=_parse_date(args.get("date_to")))
+        status = (args.get("status") or "").strip()
+        owner = (args.get("owner") or "").strip()
+        return cls(**text, date_from=_parse_date(args.get("date_from")), date_to=_parse_date(args.get("date_to")),
+                   status=status if status in STATUS_CODES else "", owner=owner if _is_owner(owner) else "",
+                   repeats="hide" if (args.get("repeats") or "").strip() == "hide" else "",
+                   current_user_id=current_user_id)
 
     def to_args(self) -> dict[str, str]:
         """The non-empty filters as query-string arguments (for links and the export)."""
-        return {name: str(value) for name, value in asdict(self).items() if value}
+        return {name: str(value) for name, value in asdict(self).items() if value and name != "current_user_id"}
 
     @property
     def active(self) -> bool:
         """Whether any filter is set."""
-        return any(getattr(self, field.name) for field in fields(self))
+        return any(getattr(self, field.name) for field in fields(self) if field.name != "current_user_id")
+
+
+def _is_owner(value: str) -> bool:
+    return value in ("me", "none") or (value.isascii() and value.isdigit() and 0 < int(value) < 2**31)
 
 
 def searchable(filters: LeadFilters) -> tuple[LeadFilters, str | None]:
@@ -71,6 +87,24 @@ def filter_conditions(filters: LeadFilters) -> list:
         conditions.append(Lead.created_at >= ist_day_start(filters.date_from))
     if filters.date_to:
         conditions.append(Lead.created_at < ist_day_start(filters.date_to + timedelta(days=1)))
+    conditions.extend(work_conditions(filters))
+    return conditions
+
+
+def work_conditions(filters: LeadFilters) -> list:
+    """The status, owner and repeats filters as SQL conditions."""
+    conditions = []
+    if filters.status:
+        conditions.append(Lead.status == filters.status)
+    if filters.owner == "none":
+        conditions.append(Lead.owner_id.is_(None))
+    elif filters.owner == "me":
+        # Nobody signed in (a command) has no leads of their own.
+        conditions.append(Lead.owner_id == filters.current_user_id if filters.current_user_id else sa.false())
+    elif filters.owner:
+        conditions.append(Lead.owner_id == int(filters.owner))
+    if filters.repeats == "hide":
+        conditions.append(Lead.repeat_of.is_(None))
     return conditions
 
 
@@ -112,6 +146,7 @@ def search_leads(filters: LeadFilters, cursor: str | None = None, per_page: int 
         after = sa.tuple_(sa.literal(created_at, Lead.created_at.type), sa.literal(lead_id, Lead.id.type))
         query = query.where(sa.tuple_(Lead.created_at, Lead.id) < after)
     query = query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(per_page + 1)
+    query = query.options(selectinload(Lead.owner))  # the page's owners in one query
     rows = list(db.session.scalars(query))
     more = len(rows) > per_page
     rows = rows[:per_page]
@@ -146,6 +181,20 @@ def leads_with_same_phone(lead: Lead, limit: int = 20) -> list[Lead]:
     return list(db.session.scalars(
         sa.select(Lead).where(Lead.phone_normalized == lead.phone_normalized, Lead.id != lead.id)
         .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit)))
+
+
+def assignable_users() -> list[User]:
+    """Active sales people and managers, by name: who a lead can be given to, and the owner filter's choices."""
+    return list(db.session.scalars(sa.select(User).where(User.active, User.role.in_(("sales", "manager")))
+                                   .order_by(User.name, User.id)))
+
+
+def sales_people(on_duty_only: bool = False) -> list[User]:
+    """Active sales people, by name (optionally only those on duty)."""
+    query = sa.select(User).where(User.active, User.role == "sales").order_by(User.name, User.id)
+    if on_duty_only:
+        query = query.where(User.on_duty)
+    return list(db.session.scalars(query))
 
 
 def last_lead_time() -> datetime | None:

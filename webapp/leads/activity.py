@@ -1,0 +1,35 @@
+"""The timeline's rows, and the errors a refused action on a lead raises (shared by pipeline, routing, manual)."""
+from datetime import datetime
+
+from webapp.extensions import db
+from webapp.leads.models import Lead, LeadActivity
+
+MAX_NOTE_CHARS = 2000
+
+
+class LeadActionError(Exception):
+    """An action on a lead was refused; `str(error)` is a sentence to show the person."""
+
+
+class NotAllowed(LeadActionError):
+    """This person may not do this to this lead (a 403 on a page)."""
+
+
+class InvalidChange(LeadActionError):
+    """The change itself makes no sense, e.g. lost without a reason (a 400 on a page)."""
+
+
+def record_activity(lead_id: int, user_id: int | None, kind: str, details: dict | None,
+                    at: datetime) -> LeadActivity:
+    """Add one timeline row to the session (the caller commits); `user_id` None means the system."""
+    activity = LeadActivity(lead_id=lead_id, user_id=user_id, kind=kind, details=details, created_at=at)
+    db.session.add(activity)
+    return activity
+
+
+def give_lead(lead: Lead, owner, actor_id: int | None, by: str, at: datetime) -> None:
+    """Make `owner` (a User, or None for nobody) the lead's owner, with an `assigned` row saying how (`by`)."""
+    lead.owner_id = owner.id if owner is not None else None
+    lead.assigned_at = at if owner is not None else None
+    record_activity(lead.id, actor_id, "assigned",
+                    {"owner_id": lead.owner_id, "owner_name": owner.name if owner else None, "by": by}, at)
