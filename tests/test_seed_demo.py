@@ -74,3 +74,40 @@ def test_refuses_a_production_configuration(database_url, monkeypatch):
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Lead)) == 0
         dispose_engines()
+
+
+def test_seeded_leads_are_worked_on_by_a_demo_team_and_wait_for_no_router(app, leads):
+    from collections import Counter
+
+    from webapp.auth.models import User
+    from webapp.leads.models import LeadActivity
+    from webapp.leads.routing import route_pending_leads
+
+    assert seed(app, "1500", "--seed", "5").exit_code == 0
+    rows = leads()
+    with app.app_context():
+        team = dict(db.session.execute(sa.select(User.id, User.role)).all())
+        activities = [(activity.kind, activity.lead_id) for activity in db.session.scalars(sa.select(LeadActivity))]
+        assert route_pending_leads(app.config) == 0  # every demo lead is already routed
+    assert len(team) == 5 and set(team.values()) == {"sales"}  # a demo team, made as none existed
+    statuses = Counter(lead.status for lead in rows)
+    assert set(statuses) == {"new", "contacted", "test_drive", "booked", "lost"}
+    assert statuses["lost"] > statuses["booked"] > 0
+    assert all(lead.lost_reason for lead in rows if lead.status == "lost")
+    assert all(lead.first_contacted_at and lead.first_contacted_at >= lead.created_at
+               for lead in rows if lead.status != "new")
+    owners = Counter(lead.owner_id for lead in rows if lead.repeat_of is None)
+    assert set(owners) - {None} == set(team) and owners[None] < len(rows) * 0.1
+    by_id = {lead.id: lead for lead in rows}
+    repeats = [lead for lead in rows if lead.repeat_of]
+    assert len(repeats) > 50
+    for lead in repeats:  # the same person, an earlier first enquiry, the same owner
+        first = by_id[lead.repeat_of]
+        assert first.repeat_of is None and first.created_at < lead.created_at
+        assert (first.phone_normalized or first.phone_number) == (lead.phone_normalized or lead.phone_number) \
+            or first.phone_normalized is None
+        assert lead.owner_id == first.owner_id
+    kinds = Counter(kind for kind, _ in activities)
+    assert kinds["assigned"] == sum(1 for lead in rows if lead.owner_id)
+    assert kinds["repeat"] == len(repeats) and kinds["note"] > 0 and kinds["call"] > kinds["whatsapp"] > 0
+    assert all(lead.routed_at for lead in rows)

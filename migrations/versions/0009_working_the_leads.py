@@ -61,7 +61,7 @@ def upgrade():
         "lead_activity",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.Identity(always=False),
                   primary_key=True),
-        sa.Column("lead_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.ForeignKey(f"{TABLE}.id"),
+        sa.Column("lead_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.ForeignKey(f"{TABLE}.id", ondelete="CASCADE"),
                   nullable=False),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id")),
         sa.Column("kind", sa.Text(), nullable=False),
@@ -132,12 +132,12 @@ def _create_indexes():
     op.create_index(f"ix_{TABLE}_phone_digits_created_at", TABLE, [sa.text(PHONE_DIGITS_SQL), "created_at"],
                     postgresql_where=invalid, sqlite_where=invalid)
     repeats = sa.text("repeat_of IS NOT NULL")
-    op.create_index(f"ix_{TABLE}_repeat_of_created_at", TABLE, ["repeat_of", "created_at"],
+    op.create_index(f"ix_{TABLE}_repeat_of_created_at_id", TABLE, ["repeat_of", "created_at", "id"],
                     postgresql_where=repeats, sqlite_where=repeats)
 
 
 def downgrade():
-    for name in ("owner_id_status_created_at_id", "unrouted", "phone_digits_created_at", "repeat_of_created_at"):
+    for name in ("owner_id_status_created_at_id", "unrouted", "phone_digits_created_at", "repeat_of_created_at_id"):
         op.drop_index(f"ix_{TABLE}_{name}", TABLE)
     op.create_index(f"ix_{TABLE}_phone_normalized", TABLE, ["phone_normalized"])
     op.drop_index(f"ix_{TABLE}_phone_normalized_created_at", TABLE)

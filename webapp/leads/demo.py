@@ -5,15 +5,18 @@ take seconds, not the hours a million webhook calls would.
 """
 import csv
 import io
+import itertools
 import json
 import random
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.leads.models import Lead
+from webapp.leads.demo_work import ACTIVITY_COLUMNS, WORK_COLUMNS, DemoDesk, demo_team, has_work_columns
+from webapp.leads.models import Lead, LeadActivity
 from webapp.leads.phones import normalize_phone
 from webapp.leads.submission import COLUMN_FIELDS
 
@@ -119,6 +122,22 @@ def demo_rows(count: int, seed: int | None = None, now: datetime | None = None) 
                body.get("utm_campaign"), None, None, body, datetime.fromtimestamp(moment, UTC))
 
 
+def _csv_value(value):
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value  # None is written as an empty cell: NULL to COPY
+
+
+def _csv_lines(rows: list[tuple]) -> str:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    for row in rows:
+        writer.writerow([_csv_value(value) for value in row])
+    return text.getvalue()
+
+
 class _CsvStream(io.RawIOBase):
     """A file whose `read()` renders rows as COPY CSV on demand, so nothing is held in memory."""
 
@@ -130,54 +149,67 @@ class _CsvStream(io.RawIOBase):
 
     def read(self, size: int = 65536) -> bytes:
         while len(self.pending) < size:
-            text = io.StringIO()
-            writer = csv.writer(text, lineterminator="\n")
-            batch = 0
-            for row in self.rows:
-                *columns, payload, created_at = row
-                writer.writerow((*columns, json.dumps(payload, ensure_ascii=False), created_at.isoformat()))
-                batch += 1
-                if batch == 2000:
-                    break
+            batch = list(itertools.islice(self.rows, 2000))
             if not batch:
                 break
-            self.on_rows(batch)
-            self.pending += text.getvalue().encode()
+            self.on_rows(len(batch))
+            self.pending += _csv_lines(batch).encode()
         chunk, self.pending = self.pending[:size], self.pending[size:]
         return chunk
 
 
-def _copy_postgresql(rows: Iterator[tuple], on_rows: Callable[[int], None]) -> None:
-    column_list = ", ".join(COLUMNS)
+def _copy_postgresql(rows: Iterator[tuple], columns: tuple[str, ...], on_rows: Callable[[int], None],
+                     desk: DemoDesk | None) -> None:
     cursor = db.session.connection().connection.dbapi_connection.cursor()
     cursor.execute("SET LOCAL statement_timeout = 0")  # the app's 5 s limit is for requests, not bulk loads
-    cursor.copy_expert(f'COPY "{Lead.__tablename__}" ({column_list}) FROM STDIN WITH (FORMAT csv)',
-                       _CsvStream(rows, on_rows), size=256 * 1024)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as activities:
+        def batch_done(done: int) -> None:
+            if desk is not None:
+                activities.write(_csv_lines(desk.activities))
+                desk.activities.clear()
+            on_rows(done)
+
+        cursor.copy_expert(f'COPY "{Lead.__tablename__}" ({", ".join(columns)}) FROM STDIN WITH (FORMAT csv)',
+                           _CsvStream(rows, batch_done), size=256 * 1024)
+        if desk is not None:
+            batch_done(0)
+            activities.seek(0)
+            cursor.copy_expert(f'COPY lead_activity ({", ".join(ACTIVITY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)',
+                               activities, size=256 * 1024)
+            # The ids were given here, not drawn from the identity: move it past them.
+            cursor.execute(f"""SELECT setval(pg_get_serial_sequence('"{Lead.__tablename__}"', 'id'),
+                                             (SELECT max(id) FROM "{Lead.__tablename__}"))""")
+            cursor.execute("ANALYZE lead_activity")
     cursor.execute(f'ANALYZE "{Lead.__tablename__}"')
 
 
-def _insert_many(rows: Iterator[tuple], on_rows: Callable[[int], None], batch_size: int = 5000) -> None:
-    table = Lead.__table__
-    batch = []
-    for row in rows:
-        batch.append(dict(zip(COLUMNS, row)))
-        if len(batch) == batch_size:
-            db.session.execute(sa.insert(table), batch)
-            on_rows(len(batch))
-            batch = []
-    if batch:
-        db.session.execute(sa.insert(table), batch)
+def _insert_many(rows: Iterator[tuple], columns: tuple[str, ...], on_rows: Callable[[int], None],
+                 desk: DemoDesk | None, batch_size: int = 5000) -> None:
+    while batch := list(itertools.islice(rows, batch_size)):
+        db.session.execute(sa.insert(Lead.__table__), [dict(zip(columns, row)) for row in batch])
+        if desk is not None and desk.activities:
+            db.session.execute(sa.insert(LeadActivity.__table__),
+                               [dict(zip(ACTIVITY_COLUMNS, row)) for row in desk.activities])
+            desk.activities.clear()
         on_rows(len(batch))
 
 
 def seed_demo_leads(count: int, seed: int | None = None, app_env: str = "development",
                     on_rows: Callable[[int], None] = lambda done: None) -> int:
-    """Add `count` synthetic leads in one transaction; `on_rows(n)` reports progress. Never in production."""
+    """Add `count` synthetic leads (worked on by a sales team) in one transaction; `on_rows(n)` reports progress.
+
+    Never in production.
+    """
     refuse_production(app_env)
-    rows = demo_rows(count, seed)
+    now = datetime.now(UTC)
+    rows, columns, desk = demo_rows(count, seed, now), COLUMNS, None
+    if has_work_columns():
+        first_id = (db.session.scalar(sa.select(sa.func.max(Lead.id))) or 0) + 1
+        desk = DemoDesk(random.Random(f"work-{seed}" if seed is not None else None), demo_team(), now, first_id)
+        rows, columns = desk.rows(rows), ("id", *COLUMNS, *WORK_COLUMNS)
     if db.session.get_bind().dialect.name == "postgresql":
-        _copy_postgresql(rows, on_rows)
+        _copy_postgresql(rows, columns, on_rows, desk)
     else:
-        _insert_many(rows, on_rows)
+        _insert_many(rows, columns, on_rows, desk)
     db.session.commit()
     return count

@@ -62,7 +62,7 @@ WORK_INDEXES = (
     sa.Index("ix_mg-digital-leads_phone_normalized_created_at", "phone_normalized", "created_at"),
     sa.Index("ix_mg-digital-leads_phone_digits_created_at", sa.text(PHONE_DIGITS_SQL), "created_at",
              postgresql_where=sa.text("phone_normalized IS NULL"), sqlite_where=sa.text("phone_normalized IS NULL")),
-    sa.Index("ix_mg-digital-leads_repeat_of_created_at", "repeat_of", "created_at",
+    sa.Index("ix_mg-digital-leads_repeat_of_created_at_id", "repeat_of", "created_at", "id",
              postgresql_where=sa.text("repeat_of IS NOT NULL"), sqlite_where=sa.text("repeat_of IS NOT NULL")),
 )
 
@@ -145,7 +145,8 @@ class LeadActivity(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, sa.Identity(), primary_key=True)
-    lead_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("mg-digital-leads.id"))
+    # A lead erased (a person's request under the DPDP Act) takes its timeline with it.
+    lead_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("mg-digital-leads.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # None: the system did it
     kind: Mapped[str]
     details: Mapped[dict | None] = mapped_column(JSONPayload)

@@ -73,9 +73,9 @@ def enquiry_numbers(leads: list[Lead]) -> dict[int, int]:
     if not repeat_ids:
         return numbers
     this, other = aliased(Lead), aliased(Lead)
-    up_to_this = sa.or_(other.created_at < this.created_at,
-                        sa.and_(other.created_at == this.created_at, other.id <= this.id))
-    query = (sa.select(this.id, sa.func.count(other.id))
+    # One range of the (repeat_of, created_at, id) index per lead: counted from the index alone.
+    up_to_this = sa.tuple_(other.created_at, other.id) <= sa.tuple_(this.created_at, this.id)
+    query = (sa.select(this.id, sa.func.count())
              .join(other, sa.and_(other.repeat_of == this.repeat_of, up_to_this))
              .where(this.id.in_(repeat_ids)).group_by(this.id))
     for lead_id, repeats_so_far in db.session.execute(query):
