@@ -8,6 +8,7 @@ from webapp.dashboard import bp
 from webapp.dashboard.work_context import list_controls, render_lead_page, work_columns
 from webapp.extensions import db
 from webapp.leads.export import recent_exports, recorded_export
+from webapp.leads.live import answered_through
 from webapp.leads.models import Lead, utcnow
 from webapp.leads.search import LeadFilters, count_leads, filter_choices, search_leads
 from webapp.leads.timezones import to_ist
@@ -28,7 +29,7 @@ def list_results(args) -> dict:
     total, capped = count_leads(filters)
     return {"filters": filters, "page": page, "total": total, "capped": capped,
             "can_export": current_user.role in EXPORT_ROLES, "first_page": not args.get("page"),
-            **work_columns(page.leads)}
+            "live_after": answered_through(), **work_columns(page.leads)}
 
 
 @bp.get("/admin/mg-digital-leads")
