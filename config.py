@@ -129,6 +129,9 @@ class Config:
                                                  minimum=0)
         self.FIRST_CONTACT_SLA_MINUTES = checked_number(env, "FIRST_CONTACT_SLA_MINUTES", "5",
                                                         "a number of minutes, more than 0", minimum=0.01)
+        # How long a worker reuses its answer to the live list's "which lead is newest?" (every open tab asks it).
+        self.LIVE_ANSWER_SECONDS = checked_number(env, "LIVE_ANSWER_SECONDS", "1", "a number of seconds, 0 or more",
+                                                  minimum=0)
         self.ROUTE_INTERVAL = checked_number(env, "ROUTE_INTERVAL", "1", "a number of seconds (0: no router thread)",
                                              minimum=0)
         # Below gunicorn's threads per worker: stalled downloads must never hold every thread.

@@ -13,6 +13,12 @@ LIST = "/admin/mg-digital-leads"
 
 
 @pytest.fixture
+def app(app_factory):
+    """The app answering from the database at every ask (a worker reuses its answer for 1 s by default)."""
+    return app_factory(LIVE_ANSWER_SECONDS=0)
+
+
+@pytest.fixture
 def desk(app, make_user, auth, post_lead):
     """Asha (sales, on duty) signed in; one lead already on her list."""
     asha = make_user("asha@raam.example", name="Asha Patil")

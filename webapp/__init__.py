@@ -83,11 +83,13 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
     from webapp.intake.rate_limit import WebhookLimits
     from webapp.keyring import KeyRing
+    from webapp.leads.live import init_live_list
     from webapp.leads.routing import init_router
     from webapp.spooling import init_spool
 
     init_spool(app)
     init_router(app)
+    init_live_list(app)
     app.extensions["webhook_limits"] = WebhookLimits(app.config)
     app.extensions["export_slots"] = threading.BoundedSemaphore(app.config["EXPORTS_PER_WORKER"])
     app.extensions["keyring"] = KeyRing(app.config["CARDEKHO_API_KEYS"], app.config["API_KEY_CACHE_SECONDS"],
