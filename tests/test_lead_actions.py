@@ -285,3 +285,14 @@ def test_markup_rtl_overrides_and_htmx_attributes_in_a_note_or_name_are_text(app
     page = asha.page(f"{LIST}/{lead_id}")
     assert page.count('<bdi class="note-body">&lt;img src=x') == 2  # each note isolated: the override stays inside
     assert page.count("\u202eevil") >= 3  # the name, the model and the notes, as typed
+
+
+def test_a_lead_whose_owner_was_switched_off_shows_them_not_unassigned(app, people, sign_in, new_lead):
+    lead_id = new_lead(owner=people["ravi"])
+    with app.app_context():
+        from webapp.auth.accounts import set_active
+        set_active(db.session.get(User, people["ravi"].id), False)
+    page = sign_in(people["manager"]).page(f"{LIST}/{lead_id}")
+    owner_select = page.split('<select name="owner_id">')[1].split("</select>")[0]
+    assert f'<option value="{people["ravi"].id}" selected>Ravi Rao (switched off)</option>' in owner_select
+    assert '<option value="" selected' not in owner_select  # pressing Assign as it stands unassigns nobody

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import GUIDE_API_KEY, SAMPLE_LEAD, WEBHOOK
 
 CSP = ("default-src 'self'; script-src 'self' https://unpkg.com/htmx.org@2.0.11/dist/htmx.min.js; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self' tel: https://wa.me https://api.whatsapp.com; object-src 'none'")
 HTMX_VERSION = "2.0.11"
 HTMX_CDN = f"https://unpkg.com/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

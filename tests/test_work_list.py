@@ -117,6 +117,8 @@ def test_a_manager_bulk_assigns_three_leads(app, people, sign_in, work):
     assert response.status_code == 303 and response.headers["Location"] == LIST + "?status=new"
     assert "2 leads given to Ravi Rao" in meera.page(LIST)  # one was already his
     assert {stored(app, i)[0].owner_id for i in ids} == {people["ravi"].id}
+    meera.post(BULK, {"lead_ids": [str(ids[0])], "action": "assign", "owner_id": "none"})
+    assert "1 lead unassigned." in meera.page(LIST) and stored(app, ids[0])[0].owner_id is None
 
 
 def test_bulk_by_htmx_re_renders_the_current_view(app, people, sign_in, work):
@@ -151,6 +153,7 @@ def test_a_sales_person_bulk_sets_the_status_of_only_what_they_may_change(app, p
     ({"lead_ids": ["1"], "action": "delete"}, "Choose what to do with the ticked leads."),
     ({"lead_ids": ["1"], "action": "status", "status": "lost"}, "Choose why the lead was lost."),
     ({"lead_ids": ["1"], "action": "assign", "owner_id": "nobody"}, "Choose an owner from the list."),
+    ({"lead_ids": ["1"], "action": "assign", "owner_id": ""}, "Choose who gets the ticked leads."),
 ])
 def test_a_bulk_request_that_makes_no_sense_is_a_400_that_says_why(app, people, sign_in, work, form, message):
     response = sign_in(people["manager"]).post(BULK, form)

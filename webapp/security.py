@@ -40,7 +40,9 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "connect-src 'self'",
     "frame-ancestors 'none'",
     "base-uri 'self'",
-    "form-action 'self'",
+    # Without JavaScript, a Call or WhatsApp press is a form whose answer redirects to the phone or WhatsApp
+    # (wa.me forwards to api.whatsapp.com); form-action governs where those redirects may go.
+    "form-action 'self' tel: https://wa.me https://api.whatsapp.com",
     "object-src 'none'",
 ])
 

@@ -152,7 +152,10 @@ def _apply_bulk_form(actor: User) -> str:
     ids = _lead_ids(request.form.getlist("lead_ids"))
     action = request.form.get("action")
     if action == "assign":
-        owner_id = _owner_choice(request.form.get("owner_id"))
+        choice = (request.form.get("owner_id") or "").strip()
+        if not choice:  # the toolbar's select starts blank: a slip must not unassign a page of leads
+            raise BadForm("Choose who gets the ticked leads.")
+        owner_id = None if choice == "none" else _owner_choice(choice)
         changed = pipeline.bulk_assign(ids, actor, owner_id)
         if owner_id is None:
             return f"{_count(changed)} unassigned."

@@ -5,17 +5,17 @@
   "use strict";
 
   // --- Call and WhatsApp: htmx posts the form (the press is recorded); then the phone or WhatsApp opens.
+  // Through a link's click, as if the person had pressed a tel: or wa.me link (a new tab for WhatsApp).
   function openContact(href) {
-    if (href.indexOf("tel:") === 0) {
-      window.location.href = href;
-      return;
+    var link = document.createElement("a");
+    link.href = href;
+    if (href.indexOf("tel:") !== 0) {
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
     }
-    var opened = window.open(href, "_blank");
-    if (opened) {
-      opened.opener = null; // wa.me gets no handle on the desk's window
-    } else {
-      window.location.href = href; // a blocked pop-up: open it here instead
-    }
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
   }
 
   document.addEventListener("htmx:afterRequest", function (event) {
@@ -76,13 +76,27 @@
     document.querySelectorAll("[data-select-all]").forEach(function (box) { box.hidden = false; });
   }
 
+  // On a phone the toolbar waits out of sight until a lead is ticked, then sits at the bottom (app.css).
+  function updateToolbar() {
+    var toolbar = document.getElementById("bulk-form");
+    if (!toolbar) return;
+    toolbar.classList.add("bulk-live");
+    toolbar.classList.toggle("bulk-idle", !document.querySelector('input[name="lead_ids"]:checked'));
+  }
+
   document.addEventListener("change", function (event) {
-    if (!event.target.matches("[data-select-all]")) return;
-    document.querySelectorAll('input[name="lead_ids"]').forEach(function (box) {
-      box.checked = event.target.checked;
-    });
+    if (event.target.matches("[data-select-all]")) {
+      document.querySelectorAll('input[name="lead_ids"]').forEach(function (box) {
+        box.checked = event.target.checked;
+      });
+    }
+    if (event.target.matches('[data-select-all], input[name="lead_ids"]')) updateToolbar();
   });
 
   showSelectAll();
-  document.addEventListener("htmx:afterSettle", showSelectAll);
+  updateToolbar();
+  document.addEventListener("htmx:afterSettle", function () {
+    showSelectAll();
+    updateToolbar();
+  });
 })();
