@@ -74,6 +74,13 @@ def ist_day_number(column, dialect: str):
     return _whole_days(_epoch_seconds(column, dialect) + number(IST_OFFSET_SECONDS), dialect)
 
 
+def ist_date(column, dialect: str):
+    """The IST date of a moment, as a date (the same day as ist_day_number)."""
+    if dialect == "postgresql":
+        return sa.cast(sa.func.timezone("Asia/Kolkata", column), sa.Date)
+    return sa.func.date(column, "+330 minutes")  # SQLite keeps UTC as text
+
+
 def business_clock(column, hours: BusinessHours, dialect: str):
     """BusinessHours.clock of a timestamp column, in SQL."""
     local = _epoch_seconds(column, dialect) + number(IST_OFFSET_SECONDS)

@@ -1,26 +1,28 @@
 """The numbers managers ask for, for a range of IST days: one query layer for the reports page, its CSVs and mails.
 
 No HTTP here. `build_reports` answers with plain dataclasses; report_tables.py
-turns them into the tables (and CSVs, and chart data) people see. Each count
-is defined exactly as a lead-list filter, so a report and the list agree:
-a lead's source is `source`, its funnel stage `stage`, a speed count `contact`.
+turns them into the tables (and CSVs, and chart data) people see. The numbers
+come from per-day summaries (report_days.py, which says how they stay correct).
+Each count is defined exactly as a lead-list filter, so a report and the list
+agree: a lead's source is `source`, its funnel stage `stage`, a speed count `contact`.
 """
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.leads.models import Lead
+from webapp.leads.report_days import ReportDay, ReportLead, refresh
+from webapp.leads.report_facts import GROUPS, DayFacts
 from webapp.leads.report_range import ReportRange
-from webapp.leads.report_speed import ReportSettings, SpeedReport, speed_to_lead
-from webapp.leads.report_sql import ist_day_number, lead_source
+from webapp.leads.report_speed import SpeedReport, speed_to_lead
+from webapp.leads.report_sql import ReportSettings
 from webapp.leads.timezones import to_ist
 
 TOP = 15  # models and campaigns shown by name; the rest are summed as "Other"
 TOP_ASKERS = 10
-EPOCH_DAY = date(1970, 1, 1)
 
 
 @dataclass
@@ -79,31 +81,34 @@ class Reports:
     askers: list[Asker] = field(default_factory=list)
 
 
-def in_period(period: ReportRange):
-    """The SQL condition for leads received within the range."""
-    return sa.and_(Lead.created_at >= period.starts_at, Lead.created_at < period.ends_at)
-
-
 def build_reports(period: ReportRange, settings: ReportSettings, now: datetime) -> Reports:
-    """Every report for `period`, as of `now`."""
-    rows = _stage_counts(period)
+    """Every report for `period`, as of `now`, from the per-day summaries (brought up to date first)."""
+    previous = period.previous()
+    refresh(ReportRange(previous.first, period.last), settings, now)
+    days = read_days(period)
     total = Funnel(key=None)
-    by = {"source": {}, "campaign": {}, "car_model": {}}
+    by = {name: {} for name in GROUPS}
     lost_reasons: Counter = Counter()
-    repeats = 0
-    for row in rows:
-        funnel = Funnel(None, row.leads, row.contacted, row.test_drive, row.booked, row.lost)
-        total.add(funnel)
+    for facts in days.values():
         for name, groups in by.items():
-            key = getattr(row, name) or None
-            groups.setdefault(key, Funnel(key=key)).add(funnel)
-        if row.lost_reason:
-            lost_reasons[row.lost_reason] += row.lost
-        repeats += row.repeats
-    return Reports(period=period, daily=leads_per_day(period), speed=speed_to_lead(period, settings, now),
+            for key, counts in facts.groups[name].items():
+                funnel = groups.setdefault(key or None, Funnel(key=key or None))
+                funnel.add(Funnel(None, *counts[:5]))
+                if name == "source":
+                    total.add(Funnel(None, *counts[:5]))
+        lost_reasons.update(facts.lost_reasons)
+    repeats = sum(counts[5] for facts in days.values() for counts in facts.groups["source"].values())
+    return Reports(period=period, daily=leads_per_day(period, days), speed=speed_to_lead(period, days, settings, now),
                    total=total, by_source=_ranked(by["source"]), by_campaign=_ranked(by["campaign"]),
                    by_model=_ranked(by["car_model"]), lost_reasons=dict(lost_reasons.most_common()),
                    repeats=repeats, askers=top_askers(period))
+
+
+def read_days(period: ReportRange) -> dict[date, DayFacts]:
+    """The stored summary of each day of `period` (an empty one for days still to come)."""
+    stored = {day: DayFacts.from_json(facts) for day, facts in db.session.execute(
+        sa.select(ReportDay.day, ReportDay.facts).where(ReportDay.day.between(period.first, period.last)))}
+    return {day: stored.get(day) or DayFacts() for day in period.each_day()}
 
 
 def _ranked(groups: dict) -> list[Funnel]:
@@ -120,50 +125,28 @@ def top_and_other(funnels: list[Funnel], top: int = TOP) -> tuple[list[Funnel], 
     return funnels[:top], other
 
 
-def _stage_counts(period: ReportRange) -> list:
-    """One pass over the range: lead counts by source, campaign, model and lost reason, per funnel stage."""
-    reached = {"contacted": Lead.first_contacted_at.is_not(None), "test_drive": Lead.status.in_(("test_drive",
-               "booked")), "booked": Lead.status == "booked", "lost": Lead.status == "lost",
-               "repeats": Lead.repeat_of.is_not(None)}
-    leads = sa.select(lead_source().label("source"), Lead.campaign, Lead.car_model, Lead.lost_reason,
-                      *(sa.case((condition, 1), else_=0).label(name) for name, condition in reached.items())
-                      ).where(in_period(period)).subquery()
-    keys = (leads.c.source, leads.c.campaign, leads.c.car_model, leads.c.lost_reason)
-    return list(db.session.execute(
-        sa.select(*keys, sa.func.count().label("leads"), *(sa.func.sum(leads.c[name]).label(name)
-                                                          for name in reached)).group_by(*keys)))
-
-
-def leads_per_day(period: ReportRange) -> DailyLeads:
+def leads_per_day(period: ReportRange, days: dict[date, DayFacts]) -> DailyLeads:
     """Leads per IST day and source in `period`, with the previous period's daily totals."""
     previous = period.previous()
-    dialect = db.session.get_bind().dialect.name
-    leads = sa.select(ist_day_number(Lead.created_at, dialect).label("day"), lead_source().label("source")).where(
-        Lead.created_at >= previous.starts_at, Lead.created_at < period.ends_at).subquery()
-    rows = db.session.execute(sa.select(leads.c.day, leads.c.source, sa.func.count().label("leads"))
-                              .group_by(leads.c.day, leads.c.source))
-    days = period.each_day()
-    index = {day: position for position, day in enumerate(days)}
-    counts: dict[str, list[int]] = defaultdict(lambda: [0] * len(days))
-    earlier = [0] * len(days)
-    for row in rows:
-        day = EPOCH_DAY + timedelta(days=int(row.day))
-        if day in index:
-            counts[row.source][index[day]] += row.leads
-        elif previous.first <= day <= previous.last:
-            earlier[(day - previous.first).days] += row.leads
+    earlier = {day: leads for day, leads in db.session.execute(sa.select(ReportDay.day, ReportDay.leads).where(
+        ReportDay.day.between(previous.first, previous.last)))}
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * period.days)
+    for position, facts in enumerate(days.values()):
+        for source, source_counts in facts.groups["source"].items():
+            counts[source][position] += source_counts[0]
     sources = sorted(counts, key=lambda source: (-sum(counts[source]), source))
-    return DailyLeads(days=days, sources=sources, counts={source: counts[source] for source in sources},
-                      previous=earlier)
+    return DailyLeads(days=list(days), sources=sources, counts={source: counts[source] for source in sources},
+                      previous=[earlier.get(day, 0) for day in previous.each_day()])
 
 
 def top_askers(period: ReportRange, limit: int = TOP_ASKERS) -> list[Asker]:
     """The people with the most repeat enquiries in the range (their first may be earlier), most first."""
-    rows = db.session.execute(
-        sa.select(Lead.repeat_of, sa.func.count().label("repeats")).where(Lead.repeat_of.is_not(None),
-                                                                          in_period(period))
-        .group_by(Lead.repeat_of).order_by(sa.func.count().desc(), Lead.repeat_of).limit(limit)).all()
-    firsts = {lead.id: lead for lead in db.session.scalars(sa.select(Lead).where(Lead.id.in_([r[0] for r in rows])))}
+    count = sa.func.count().label("repeats")
+    top = db.session.execute(
+        sa.select(ReportLead.repeat_of, count).where(ReportLead.day.between(period.first, period.last),
+                                                     ReportLead.repeat_of.is_not(None))
+        .group_by(ReportLead.repeat_of).order_by(count.desc(), ReportLead.repeat_of).limit(limit)).all()
+    ids = [lead_id for lead_id, _ in top]
+    firsts = {lead.id: lead for lead in db.session.scalars(sa.select(Lead).where(Lead.id.in_(ids)))} if ids else {}
     return [Asker(first_lead_id=lead_id, name=firsts[lead_id].name, first_asked=to_ist(firsts[lead_id].created_at),
-                  repeats=repeats) for lead_id, repeats in rows]
-
+                  repeats=repeats) for lead_id, repeats in top if lead_id in firsts]
