@@ -60,7 +60,7 @@ def register_extensions(app: Flask) -> None:
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
                     exist_ok=True)
     from webapp import audit, keyring  # noqa: F401  (Alembic and the app see the tables)
-    from webapp.leads import intake_log, models, outbox  # noqa: F401
+    from webapp.leads import intake_log, models, outbox, report_days  # noqa: F401
 
     from webapp.connections import AUTOCOMMIT_BIND, autocommit_bind, ping_idle_connections
 
@@ -115,9 +115,10 @@ def register_commands(app: Flask) -> None:
     """`flask spool ...`, `flask leads ...` and the other operator commands."""
     from webapp.commands import intake_cli, keys_cli, spool_cli
     from webapp.leads.cli import leads_cli
+    from webapp.leads.report_cli import reports_cli
     from webapp.mailing import mail_cli
 
-    for group in (spool_cli, keys_cli, intake_cli, leads_cli, mail_cli):
+    for group in (spool_cli, keys_cli, intake_cli, leads_cli, reports_cli, mail_cli):
         app.cli.add_command(group)
 
 

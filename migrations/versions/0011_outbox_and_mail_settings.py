@@ -9,16 +9,16 @@ stays a seek however many were sent.
 mails) are the person's own settings. `mg-digital-leads.escalated_at` makes an
 escalation happen once per lead (a conditional UPDATE claims it).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
