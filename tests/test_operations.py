@@ -83,7 +83,8 @@ def test_render_blueprint_wires_the_web_service_database_key_value_store_and_pro
     assert store["type"] == "keyvalue" and services[store["name"]]["type"] == "keyvalue"
     assert env["DATABASE_URL"]["fromDatabase"]["name"] in {d["name"] for d in blueprint["databases"]}
     cron = [s for s in blueprint["services"] if s["type"] == "cron"]
-    assert [c["startCommand"] for c in cron] == ["flask --app run intake purge"]
+    assert [(c["startCommand"], c["schedule"]) for c in cron] == [("flask --app run intake purge", "30 20 * * *"),
+                                                                  ("flask --app run reports daily", "30 3 * * *")]
 
 
 def test_the_load_script_quick_run_no_errors_shared_limit_every_201_a_row():
