@@ -106,10 +106,10 @@ def seed(database_url: str, count: int) -> None:
                    CASE WHEN g %% 4 = 0 THEN NULL ELSE now() - interval '730 days' + (g * interval '730 days' / %(count)s) END
             FROM generate_series(1, %(count)s) g""", {"count": count})
     connection.close()
-    with psycopg2.connect(dsn) as connection:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute('VACUUM ANALYZE "mg-digital-leads"')
+    connection = psycopg2.connect(dsn)
+    connection.autocommit = True  # VACUUM runs outside a transaction
+    with connection.cursor() as cursor:
+        cursor.execute('VACUUM ANALYZE "mg-digital-leads"')
     connection.close()
 
 
