@@ -18,7 +18,8 @@ def test_readyz_reports_database_spool_limit_store_and_last_lead(client, post_le
     ready = client.get("/readyz").get_json()
     assert ready == {"status": "ok", "database": "ok", "last_lead_at": None, "rate_limit_store": "ok",
                      "spool": {"waiting": 0, "failed": 0, "oldest_received_at": None},
-                     "silence": {"alarm": False, "quiet_business_hours": None, "threshold_hours": 3.0}}
+                     "silence": {"alarm": False, "quiet_business_hours": None, "threshold_hours": 3.0},
+                     "outbox": {"unsent": 0}}
     post_lead(SAMPLE_LEAD)
     assert client.get("/readyz").get_json()["last_lead_at"].startswith("20")
 
