@@ -84,7 +84,7 @@ def register_extensions(app: Flask) -> None:
     from webapp.intake.rate_limit import WebhookLimits
     from webapp.keyring import KeyRing
     from webapp.leads.live import init_live_list
-    from webapp.leads.routing import init_router
+    from webapp.leads.routing_thread import init_router
     from webapp.mailing import init_mailing
     from webapp.spooling import init_spool
 
