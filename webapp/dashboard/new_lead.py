@@ -6,7 +6,7 @@ from webapp.auth.access import login_required
 from webapp.dashboard import bp
 from webapp.extensions import db
 from webapp.leads.pipeline import MANUAL_SOURCES, LeadActionError, NotAllowed, create_manual_lead
-from webapp.leads.routing import router_for
+from webapp.leads.routing_thread import router_for
 
 FIELDS = ("name", "phone_number", "car_model", "platform", "note")
 
