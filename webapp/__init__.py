@@ -60,7 +60,7 @@ def register_extensions(app: Flask) -> None:
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
                     exist_ok=True)
     from webapp import audit, keyring  # noqa: F401  (Alembic and the app see the tables)
-    from webapp.leads import intake_log, models  # noqa: F401
+    from webapp.leads import intake_log, models, outbox, report_days  # noqa: F401
 
     from webapp.connections import AUTOCOMMIT_BIND, autocommit_bind, ping_idle_connections
 
@@ -83,11 +83,15 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
     from webapp.intake.rate_limit import WebhookLimits
     from webapp.keyring import KeyRing
+    from webapp.leads.live import init_live_list
     from webapp.leads.routing_thread import init_router
+    from webapp.mailing import init_mailing
     from webapp.spooling import breaker_for, init_spool
 
     init_spool(app)
     init_router(app)
+    init_live_list(app)
+    init_mailing(app)
     app.extensions["webhook_limits"] = WebhookLimits(app.config)
     app.extensions["export_slots"] = threading.BoundedSemaphore(app.config["EXPORTS_PER_WORKER"])
     app.extensions["keyring"] = KeyRing(app.config["CARDEKHO_API_KEYS"], app.config["API_KEY_CACHE_SECONDS"],
@@ -111,8 +115,10 @@ def register_commands(app: Flask) -> None:
     """`flask spool ...`, `flask leads ...` and the other operator commands."""
     from webapp.commands import intake_cli, keys_cli, spool_cli
     from webapp.leads.cli import leads_cli
+    from webapp.leads.report_cli import reports_cli
+    from webapp.mailing import mail_cli
 
-    for group in (spool_cli, keys_cli, intake_cli, leads_cli):
+    for group in (spool_cli, keys_cli, intake_cli, leads_cli, reports_cli, mail_cli):
         app.cli.add_command(group)
 
 
