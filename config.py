@@ -129,6 +129,12 @@ class Config:
                                                  minimum=0)
         self.FIRST_CONTACT_SLA_MINUTES = checked_number(env, "FIRST_CONTACT_SLA_MINUTES", "5",
                                                         "a number of minutes, more than 0", minimum=0.01)
+        # How long a worker reuses its answer to the live list's "which lead is newest?" (every open tab asks it).
+        self.LIVE_ANSWER_SECONDS = checked_number(env, "LIVE_ANSWER_SECONDS", "1", "a number of seconds, 0 or more",
+                                                  minimum=0)
+        self.ESCALATE_AFTER_MINUTES = checked_number(env, "ESCALATE_AFTER_MINUTES", "15",
+                                                     "a number of minutes (0: never escalate)", minimum=0)
+        self.configure_mail(env)
         self.ROUTE_INTERVAL = checked_number(env, "ROUTE_INTERVAL", "1", "a number of seconds (0: no router thread)",
                                              minimum=0)
         # Below gunicorn's threads per worker: stalled downloads must never hold every thread.
@@ -180,6 +186,23 @@ class Config:
     # The CSRF token lives as long as the session (which sign-out ends), so a list left open all
     # day on the showroom floor can still sign out and search.
     WTF_CSRF_TIME_LIMIT = None
+
+    def configure_mail(self, env) -> None:
+        """Flask-Mail's MAIL_* settings; without MAIL_SERVER mails are written to the log instead."""
+        self.MAIL_SERVER = env.get("MAIL_SERVER") or None
+        self.MAIL_PORT = checked_number(env, "MAIL_PORT", "25", "a port number", kind=int, minimum=1)
+        self.MAIL_USE_TLS = env.get("MAIL_USE_TLS", "").strip().lower() in ("1", "true", "yes", "on")
+        self.MAIL_USE_SSL = env.get("MAIL_USE_SSL", "").strip().lower() in ("1", "true", "yes", "on")
+        self.MAIL_USERNAME = env.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD") or None
+        self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER") or "Raam Lead Desk <leads@localhost>"
+        self.MAIL_SUPPRESS_SEND = False  # whether to send is MAIL_SERVER's question, in tests too
+        # Seconds between a worker's rounds of sending (0: no sender thread; `flask mail work` sends instead).
+        self.MAIL_INTERVAL = checked_number(env, "MAIL_INTERVAL", "5", "a number of seconds, 0 or more", minimum=0)
+        self.MAIL_RETRY_SECONDS = checked_number(env, "MAIL_RETRY_SECONDS", "30", "a number of seconds, more than 0",
+                                                 minimum=0.01)
+        # Where the links in mails point; Render gives each service its address as RENDER_EXTERNAL_URL.
+        self.DESK_URL = (env.get("DESK_URL") or env.get("RENDER_EXTERNAL_URL") or "http://127.0.0.1:5000").rstrip("/")
 
     def default_database_url(self) -> str:
         """The zero-configuration database: a SQLite file under `instance/`."""

@@ -107,6 +107,7 @@ def make_app(url: str, **overrides):
         "RATELIMIT_STORAGE_URI": "memory://",
         "SPOOL_DRAIN_INTERVAL": 0,  # tests that want the background drainer turn it on
         "ROUTE_INTERVAL": 0,  # likewise the router thread
+        "MAIL_INTERVAL": 0,  # and the mail sender's
     }
     if "SPOOL_DIR" not in overrides:
         settings["SPOOL_DIR"] = tempfile.mkdtemp(prefix="raam-spool-")

@@ -18,7 +18,8 @@ def test_readyz_reports_database_spool_limit_store_and_last_lead(client, post_le
     ready = client.get("/readyz").get_json()
     assert ready == {"status": "ok", "database": "ok", "last_lead_at": None, "rate_limit_store": "ok",
                      "spool": {"waiting": 0, "failed": 0, "oldest_received_at": None},
-                     "silence": {"alarm": False, "quiet_business_hours": None, "threshold_hours": 3.0}}
+                     "silence": {"alarm": False, "quiet_business_hours": None, "threshold_hours": 3.0},
+                     "outbox": {"unsent": 0}}
     post_lead(SAMPLE_LEAD)
     assert client.get("/readyz").get_json()["last_lead_at"].startswith("20")
 
@@ -83,7 +84,8 @@ def test_render_blueprint_wires_the_web_service_database_key_value_store_and_pro
     assert store["type"] == "keyvalue" and services[store["name"]]["type"] == "keyvalue"
     assert env["DATABASE_URL"]["fromDatabase"]["name"] in {d["name"] for d in blueprint["databases"]}
     cron = [s for s in blueprint["services"] if s["type"] == "cron"]
-    assert [c["startCommand"] for c in cron] == ["flask --app run intake purge"]
+    assert [(c["startCommand"], c["schedule"]) for c in cron] == [("flask --app run intake purge", "30 20 * * *"),
+                                                                  ("flask --app run reports daily", "30 3 * * *")]
 
 
 def test_the_load_script_quick_run_no_errors_shared_limit_every_201_a_row():

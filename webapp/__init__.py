@@ -45,11 +45,12 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     1. ProxyFix, when TRUSTED_PROXY_HOPS is set (each app has its own).
     2. IntakeDispatcher: a path under INTAKE_PREFIX goes to the intake app, whose
-       before_request hooks start this worker's spool drainer and lead router,
-       then its route answers and logs (webapp.intake); none of the hooks below.
+       before_request hooks start this worker's spool drainer, lead router and
+       mail sender, then its route answers and logs (webapp.intake); none of the
+       hooks below.
     3. The dashboard's before_request hooks: the request id (webapp.request_ids),
        refuse_unusable_input (webapp.security), Flask-Limiter's limits, the CSRF
-       check, this worker's lead router and spool drainer started.
+       check, this worker's lead router, mail sender and spool drainer started.
     4. The view (Flask-Login loads the account when the view or a template asks).
     5. after_request, last registered first: the security headers, Flask-Login's
        remember cookie, Flask-Limiter's headers, the X-Request-ID header.
@@ -82,10 +83,12 @@ def mount_intake(app: Flask) -> None:
     app.extensions[MOUNTED_INTAKE_APP] = intake_app
     add_engine(app, intake.engine)
     add_engine(intake_app, intake.engine)
-    app.before_request(intake.drainer.ensure_running)  # a worker that only serves pages drains the spool too
-    router = router_for(app)  # each lead gets its owner within seconds, whichever app stored it
-    intake_app.before_request(router.ensure_running)
-    intake.after_store.append(router.nudge)
+    # Each worker's background threads start on its first request, whichever app serves it.
+    app.before_request(intake.drainer.ensure_running)
+    router = router_for(app)
+    for thread in (router, app.extensions["mail_sender"]):
+        intake_app.before_request(thread.ensure_running)
+    intake.after_store.append(router.nudge)  # each lead gets its owner within seconds
     app.wsgi_app = IntakeDispatcher(app.wsgi_app, INTAKE_PREFIX, intake_app)
 
 
@@ -102,7 +105,7 @@ def register_extensions(app: Flask) -> None:
     from webapp import audit  # noqa: F401  (Alembic and the app see the tables)
     from webapp.database import ping_idle_connections
     from webapp.intake import intake_log, keyring  # noqa: F401
-    from webapp.leads import models  # noqa: F401
+    from webapp.leads import models, outbox, report_days  # noqa: F401
     from webapp.security import refuse_unusable_input
 
     db.init_app(app)
@@ -114,9 +117,13 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
+    from webapp.leads.live import init_live_list
     from webapp.leads.routing_thread import init_router
+    from webapp.mailing import init_mailing
 
     init_router(app)
+    init_live_list(app)
+    init_mailing(app)
     app.extensions["export_slots"] = threading.BoundedSemaphore(app.config["EXPORTS_PER_WORKER"])
 
 
@@ -131,12 +138,16 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Each package's operator commands: `flask spool|keys|intake …` (webhook), `flask leads …`."""
+    """Each package's operator commands: `flask spool|keys|intake …` (webhook), `flask leads|reports|mail …`."""
     from webapp.intake.cli import register_commands as register_intake_commands
     from webapp.leads.cli import register_commands as register_lead_commands
+    from webapp.leads.report_cli import reports_cli
+    from webapp.mailing import mail_cli
 
     register_intake_commands(app)
     register_lead_commands(app)
+    app.cli.add_command(reports_cli)
+    app.cli.add_command(mail_cli)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -2,6 +2,7 @@
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
+from webapp.leads.outbox import unsent_count
 from webapp.leads.silence import BusinessHours, check_silence
 from webapp.database import rollback_quietly
 from webapp.leads.search import last_lead_time
@@ -29,10 +30,11 @@ def _rate_limit_store() -> str:
 
 @bp.get("/readyz")
 def readyz():
-    """Ready when the database answers (503 otherwise); also the spool, the limit store, the last lead, silence."""
+    """Ready when the database answers (503 otherwise); also the spool, the limit store, the last lead, silence, mails waiting."""
     report = {"spool": _spool_report(), "rate_limit_store": _rate_limit_store()}
     try:
         latest = last_lead_time()
+        report["outbox"] = {"unsent": unsent_count()}
     except sa.exc.SQLAlchemyError:
         rollback_quietly()
         return jsonify(status="unavailable", database="unreachable", **report), 503

@@ -7,6 +7,7 @@ from webapp.auth.models import ROLES, User
 from webapp.auth.passwords import HashingSlots, hash_password, needs_rehash, password_problem, verify_password
 from webapp.extensions import db
 from webapp.database import utcnow
+from webapp.leads.phones import normalize_phone
 
 log = logging.getLogger(__name__)
 
@@ -102,4 +103,18 @@ def set_active(user: User, active: bool) -> None:
 def set_on_duty(user: User, on: bool) -> None:
     """Put a person on duty (new leads come to them in turn) or off duty (none until back)."""
     user.on_duty = on
+    db.session.commit()
+
+
+def set_mail_settings(user: User, mail_new_leads: bool, phone: str) -> None:
+    """A person's own mail settings: a mail for each lead given to them, and their phone (blank: none).
+
+    Raises ValueError with a sentence to show when the phone is not a valid Indian number.
+    """
+    phone = phone.strip()
+    normalized = normalize_phone(phone) if phone else None
+    if phone and normalized is None:
+        raise ValueError("Enter a valid Indian mobile number (e.g. 98765 43210), or leave it blank.")
+    user.mail_new_leads = mail_new_leads
+    user.phone = normalized
     db.session.commit()

@@ -32,6 +32,9 @@ class User(UserMixin, db.Model):
     # Round robin (webapp.leads.routing): new leads go to active sales people on duty, longest unassigned first.
     on_duty: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The person's own settings: a mail for each lead given to them, and their phone for the mails' Call link.
+    mail_new_leads: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    phone: Mapped[str | None]
 
     @property
     def is_active(self) -> bool:

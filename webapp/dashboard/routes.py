@@ -10,6 +10,7 @@ from webapp.dashboard.export_slots import ExportSlot, released_at_the_end, take_
 from webapp.dashboard.work_context import list_controls, render_lead_page, work_columns
 from webapp.extensions import db
 from webapp.leads.export import recent_exports, recorded_rows, start_export
+from webapp.leads.live import answered_through
 from webapp.leads.models import Lead
 from webapp.leads.search import LeadFilters, count_leads, filter_choices, search_leads, searchable
 from webapp.leads.timezones import to_ist
@@ -32,7 +33,7 @@ def list_results(args) -> dict:
     return {"filters": filters, "typed": typed, "search_hint": search_hint, "page": page, "total": total,
             "capped": capped,
             "can_export": current_user.role in EXPORT_ROLES, "first_page": not args.get("page"),
-            **work_columns(page.leads)}
+            "live_after": answered_through(), **work_columns(page.leads)}
 
 
 @bp.get("/admin/mg-digital-leads")

@@ -1,8 +1,13 @@
 """The timeline's rows, and the errors a refused action on a lead raises (shared by pipeline, routing, manual)."""
 from datetime import datetime
 
+import sqlalchemy as sa
+
+from webapp.auth.models import User
 from webapp.extensions import db
+from webapp.leads.mails import new_lead_mail
 from webapp.leads.models import Lead, LeadActivity
+from webapp.leads.outbox import queue_mail
 
 MAX_NOTE_CHARS = 2000
 
@@ -28,8 +33,25 @@ def record_activity(lead_id: int, user_id: int | None, kind: str, details: dict 
 
 
 def give_lead(lead: Lead, owner, actor_id: int | None, by: str, at: datetime) -> None:
-    """Make `owner` (a User, or None for nobody) the lead's owner, with an `assigned` row saying how (`by`)."""
+    """Make `owner` (a User, or None for nobody) the lead's owner, with an `assigned` row saying how (`by`).
+
+    The owner gets a mail in the same transaction, unless they took it themselves or asked for none.
+    """
     lead.owner_id = owner.id if owner is not None else None
     lead.assigned_at = at if owner is not None else None
     record_activity(lead.id, actor_id, "assigned",
                     {"owner_id": lead.owner_id, "owner_name": owner.name if owner else None, "by": by}, at)
+    if owner is not None and owner.id != actor_id and owner.mail_new_leads:
+        queue_mail(new_lead_mail(lead, owner))
+
+
+def mail_new_owners(owner_by_lead: dict[int, int]) -> None:
+    """Queue the new-lead mail of each {lead id: owner id} the router just decided (the caller commits)."""
+    if not owner_by_lead:
+        return
+    owners = {user.id: user for user in db.session.scalars(
+        sa.select(User).where(User.id.in_(set(owner_by_lead.values())), User.mail_new_leads))}
+    leads = db.session.scalars(sa.select(Lead).where(Lead.id.in_([lead_id for lead_id, owner_id
+                                                                  in owner_by_lead.items() if owner_id in owners])))
+    for lead in leads:
+        queue_mail(new_lead_mail(lead, owners[owner_by_lead[lead.id]]))

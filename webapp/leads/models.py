@@ -65,6 +65,8 @@ class Lead(db.Model):
     repeat_of: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("mg-digital-leads.id"))
     # When the router (webapp.leads.routing) looked for a repeat and an owner; NULL = still waiting for it.
     routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the managers were told nobody had contacted it (webapp.leads.escalation); set once.
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     owner = sa.orm.relationship("User", foreign_keys=[owner_id])
 

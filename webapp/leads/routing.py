@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from webapp.auth.models import User
 from webapp.extensions import db
+from webapp.leads.activity import mail_new_owners
 from webapp.leads.locks import take_write_lock
 from webapp.database import utcnow
 from webapp.leads.models import Lead, LeadActivity
@@ -146,6 +147,9 @@ class Batch:
         if self.activities:
             connection.execute(sa.insert(LeadActivity.__table__), self.activities)
         self.rota.save()
+        # Their mails in this same transaction: an owner is told of every lead the router gave them.
+        mail_new_owners({d.lead_id: d.owner_id for d in self.decisions.values()
+                         if d.owner_id is not None and d.assigned_at == self.now})
 
 
 def _decisions_update(rows: list[tuple], now: datetime) -> tuple:

@@ -3,12 +3,15 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from webapp.auth.models import User
 from webapp.extensions import db
-from webapp.database import MAX_ROW_ID
-from webapp.leads.models import STATUS_CODES, Lead
+from webapp.database import MAX_ROW_ID, utcnow
+from webapp.leads.models import LOST_REASON_CODES, STATUS_CODES, Lead
+from webapp.leads.report_sql import (CONTACT_STATES, STAGES, ReportSettings, contact_condition, lead_source,
+                                     stage_condition)
 from webapp.leads.text_search import phone_digits, search_condition, search_hint  # noqa: F401  (phone_digits is public here)
 from webapp.leads.timezones import ist_day_start
 
@@ -29,7 +32,11 @@ class LeadFilters:
     date_to: date | None = None
     status: str = ""  # one of STATUS_CODES
     owner: str = ""  # "me", "none" or a user id
-    repeats: str = ""  # "hide": first enquiries only
+    repeats: str = ""  # "hide": first enquiries only; "only": repeats only
+    source: str = ""  # utm_source, or the platform of a lead without one (report_sql.lead_source)
+    stage: str = ""  # reached at least: contacted, test_drive or booked (report_sql.STAGES)
+    lost_reason: str = ""
+    contact: str = ""  # first contact: none (yet), in_time or late, against FIRST_CONTACT_SLA_MINUTES
     # Whom owner=me means; not a filter of its own, so "me" stays "me" in links others open.
     current_user_id: int | None = field(default=None, compare=False)
 
@@ -41,8 +48,9 @@ class LeadFilters:
         owner = (args.get("owner") or "").strip()
         return cls(**text, date_from=_parse_date(args.get("date_from")), date_to=_parse_date(args.get("date_to")),
                    status=status if status in STATUS_CODES else "", owner=owner if _is_owner(owner) else "",
-                   repeats="hide" if (args.get("repeats") or "").strip() == "hide" else "",
-                   current_user_id=current_user_id)
+                   repeats=_choice(args, "repeats", ("hide", "only")), source=(args.get("source") or "").strip()[:200],
+                   stage=_choice(args, "stage", STAGES), lost_reason=_choice(args, "lost_reason", LOST_REASON_CODES),
+                   contact=_choice(args, "contact", CONTACT_STATES), current_user_id=current_user_id)
 
     def to_args(self) -> dict[str, str]:
         """The non-empty filters as query-string arguments (for links and the export)."""
@@ -52,6 +60,11 @@ class LeadFilters:
     def active(self) -> bool:
         """Whether any filter is set."""
         return any(getattr(self, field.name) for field in fields(self) if field.name != "current_user_id")
+
+
+def _choice(args, name: str, allowed: tuple[str, ...]) -> str:
+    value = (args.get(name) or "").strip()
+    return value if value in allowed else ""
 
 
 def _is_owner(value: str) -> bool:
@@ -88,6 +101,7 @@ def filter_conditions(filters: LeadFilters) -> list:
     if filters.date_to:
         conditions.append(Lead.created_at < ist_day_start(filters.date_to + timedelta(days=1)))
     conditions.extend(work_conditions(filters))
+    conditions.extend(report_conditions(filters))
     return conditions
 
 
@@ -105,6 +119,23 @@ def work_conditions(filters: LeadFilters) -> list:
         conditions.append(Lead.owner_id == int(filters.owner))
     if filters.repeats == "hide":
         conditions.append(Lead.repeat_of.is_(None))
+    return conditions
+
+
+def report_conditions(filters: LeadFilters) -> list:
+    """The filters the reports page links with: repeats only, source, funnel stage, lost reason, first contact."""
+    conditions = []
+    if filters.repeats == "only":
+        conditions.append(Lead.repeat_of.is_not(None))
+    if filters.source:
+        conditions.append(lead_source() == filters.source)
+    if filters.stage:
+        conditions.append(stage_condition(filters.stage))
+    if filters.lost_reason:
+        conditions.append(Lead.lost_reason == filters.lost_reason)
+    if filters.contact:
+        settings = ReportSettings.from_config(current_app.config)
+        conditions.append(contact_condition(filters.contact, settings, utcnow(), db.session.get_bind().dialect.name))
     return conditions
 
 

@@ -5,6 +5,8 @@ from datetime import UTC, datetime, time, timedelta
 from webapp.leads.timezones import IST
 
 MAX_DAYS_COUNTED = 62  # beyond two months of silence the exact number no longer matters
+DAY_SECONDS = 86_400
+IST_OFFSET_SECONDS = 19_800  # India is UTC+5:30 all year
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,22 @@ class BusinessHours:
             total += max(overlap.total_seconds(), 0.0)
             day += timedelta(days=1)
         return total
+
+    def opening_seconds(self) -> tuple[int, int]:
+        """(seconds after midnight the day's hours open, how many seconds they last)."""
+        opens = self.opens.hour * 3600 + self.opens.minute * 60 + self.opens.second
+        closes = self.closes.hour * 3600 + self.closes.minute * 60 + self.closes.second
+        return opens, closes - opens
+
+    def clock(self, moment: datetime) -> float:
+        """Business seconds from 1970-01-01 (IST) to `moment`: the difference of two clocks is the time between them.
+
+        Unlike seconds_between it has no cap, and the reports compute the same in SQL (report_sql.business_clock).
+        """
+        local = moment.timestamp() + IST_OFFSET_SECONDS
+        day = local // DAY_SECONDS
+        opens, length = self.opening_seconds()
+        return day * length + min(max(local - day * DAY_SECONDS - opens, 0), length)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@
   updateBadges();
   window.setInterval(updateBadges, 10000);
   document.addEventListener("htmx:afterSettle", updateBadges);
+  document.addEventListener("live:rows-added", updateBadges); // rows the live list slid in
 
   // --- The list's select-all box (hidden without this script, where it could do nothing).
   function showSelectAll() {

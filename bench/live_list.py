@@ -1,0 +1,166 @@
+"""`python -m bench.live_list`: what open list tabs cost — the "anything new?" answer's latency at a million
+leads, and the webhook's throughput while 100 tabs poll against none.
+
+Loopback only, bounded runs, a throwaway PostgreSQL database (dropped at the end), gunicorn as in
+production (gunicorn.conf.py: 2 workers of 4 threads). wrk drives both loads (bench/webhook.lua,
+bench/live_poll.lua); the rounds alternate "no tabs" and "100 tabs" so drift on a shared machine hits both.
+"""
+import argparse
+import http.cookiejar
+import json
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+from tests.servers import ROOT, free_port, run_flask, scratch_database, start_gunicorn, stop
+
+BASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+KEY = "bench-key-not-a-secret"
+PASSWORD = "bench-password-not-a-secret"
+WEBHOOK = "/admin/mg-digital-leads/source/cardekho"
+LIVE = "/admin/mg-digital-leads/live"
+POLL_MS = 3000  # live.js asks every 3 s
+# The tabs watch a view the benchmark's leads (MG Windsor EV, webhook.lua) never enter: idle tabs, answered 204.
+TAB_VIEW = "&car_model=MG+Hector&status=new"
+
+
+def wrk(script: str, url: str, connections: int, seconds: int, *args: str) -> dict:
+    """One bounded wrk run; its BENCH_RESULT line as a dict (rate in answers per second)."""
+    command = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+               "-s", os.path.join(ROOT, "bench", script), url, "--", *args]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 60)
+    line = next(line for line in done.stdout.splitlines() if line.startswith("BENCH_RESULT "))
+    result = json.loads(line.removeprefix("BENCH_RESULT "))
+    result["rate"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def sign_in(base: str) -> tuple[str, int]:
+    """A signed-in session's Cookie header, and the id the list page asks from."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/login").read().decode()
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"email": "bench@raam.example", "password": PASSWORD, "csrf_token": token})
+    opener.open(base + "/login", data=form.encode()).read()
+    listing = opener.open(base + "/admin/mg-digital-leads").read().decode()
+    after = int(re.search(r'data-after="(\d+)"', listing).group(1))
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar), after
+
+
+def measure(base: str, port: int, seconds: int, rounds: int) -> dict:
+    """The numbers: the live answer's latency (idle and filtered) and webhook rates with and without tabs."""
+    cookie, after = sign_in(base)
+    results = {}
+    for label, query in (("nothing new, no filters", ""), ("nothing new, status=new&owner=me", "&status=new&owner=me"),
+                         ("nothing new, q=ravi (search)", "&q=ravi")):
+        results[label] = wrk("live_poll.lua", f"{base}{LIVE}?after={after}{query}", 4, seconds, cookie, "0")
+    rates = {"none": [], "100 tabs": []}
+    webhook_runs = []
+    tabs = []
+    for _ in range(rounds):
+        rates["none"].append(wrk("webhook.lua", base + WEBHOOK, 8, seconds, KEY)["rate"])
+        poller = subprocess.Popen(
+            ["wrk", "-t", "1", "-c", "100", "-d", f"{seconds + 6}s", "--timeout", "10s", "-s",
+             os.path.join(ROOT, "bench", "live_poll.lua"), f"{base}{LIVE}?after={after}{TAB_VIEW}", "--", cookie, str(POLL_MS), "100"],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        try:
+            time.sleep(4)  # the tabs have spread out
+            webhook_runs.append(wrk("webhook.lua", base + WEBHOOK, 8, seconds, KEY))
+            rates["100 tabs"].append(webhook_runs[-1]["rate"])
+            out, _ = poller.communicate(timeout=seconds + 60)
+        finally:
+            if poller.poll() is None:
+                poller.kill()
+        run = json.loads(next(line for line in out.splitlines() if line.startswith("BENCH_RESULT "))
+                         .removeprefix("BENCH_RESULT "))
+        run["rate"] = run["requests"] / (run["duration_us"] / 1e6)
+        tabs.append(run)
+    results["webhook"] = {name: statistics.median(values) for name, values in rates.items()}
+    results["webhook_rounds"] = rates
+    results["tabs"] = tabs
+    results["webhook_with_tabs_runs"] = webhook_runs
+    return results
+
+
+def seed(database_url: str, count: int) -> None:
+    """`count` leads over two years in one INSERT … SELECT (seed-demo's realism is not needed to time an id range)."""
+    import psycopg2
+
+    dsn = database_url.replace("postgresql+psycopg2://", "postgresql://")
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        cursor.execute("""
+            INSERT INTO "mg-digital-leads" (platform, name, phone_number, phone_normalized, car_model, campaign,
+                                            utm_source, payload, created_at, routed_at, status, first_contacted_at)
+            SELECT 'CarDekho', 'Lead ' || g, '98' || lpad(g::text, 8, '0'), '+9198' || lpad(g::text, 8, '0'),
+                   (ARRAY['MG Hector', 'MG Astor', 'MG Windsor EV', 'MG ZS EV', 'MG Gloster'])[1 + g %% 5],
+                   (ARRAY['EV Awareness Q4', 'Diwali', 'Monsoon'])[1 + g %% 3], 'cardekho_ads', '{}',
+                   now() - interval '730 days' + (g * interval '730 days' / %(count)s),
+                   now() - interval '730 days' + (g * interval '730 days' / %(count)s),
+                   CASE WHEN g %% 4 = 0 THEN 'new' ELSE 'contacted' END,
+                   CASE WHEN g %% 4 = 0 THEN NULL ELSE now() - interval '730 days' + (g * interval '730 days' / %(count)s) END
+            FROM generate_series(1, %(count)s) g""", {"count": count})
+    connection.close()
+    connection = psycopg2.connect(dsn)
+    connection.autocommit = True  # VACUUM runs outside a transaction
+    with connection.cursor() as cursor:
+        cursor.execute('VACUUM ANALYZE "mg-digital-leads"')
+    connection.close()
+
+
+def main() -> None:
+    """Seed, serve, measure, print a Markdown section."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    with scratch_database(BASE_URL, "live_bench") as database_url, tempfile.TemporaryDirectory() as spool:
+        env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": "b" * 64, "CARDEKHO_API_KEYS": KEY,
+               "DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": "memory://",
+               "WEBHOOK_RATE_LIMIT": "100000000 per minute", "SPOOL_DIR": spool}
+        run_flask(env, "db", "upgrade")
+        started = time.monotonic()
+        seed(database_url, options.leads)
+        seeded = time.monotonic() - started
+        run_flask(env, "users", "create", "bench@raam.example", "--name", "Bench Person", "--role", "sales",
+                  stdin=f"{PASSWORD}\n{PASSWORD}\n")
+        port = free_port()
+        server = start_gunicorn(port, env, workers=2)
+        try:
+            results = measure(f"http://127.0.0.1:{port}", port, options.seconds, options.rounds)
+        finally:
+            stop(server)
+    print(report(results, options, seeded))
+
+
+def report(results: dict, options, seeded: float) -> str:
+    """The section for bench/RESULTS.md."""
+    lines = [f"## Live list: open tabs ({options.leads:,} leads on PostgreSQL, seeded in {seeded:.0f} s)", "",
+             "`python -m bench.live_list` — gunicorn 2 workers × 4 threads, wrk on loopback, "
+             f"{options.seconds} s runs, {os.cpu_count()} cores shared.", "",
+             "| \"anything new?\" (4 connections, back to back) | answers/s | p50 ms | p95 ms | p99 ms | statuses |",
+             "|---|---|---|---|---|---|"]
+    for label, run in results.items():
+        if label.startswith("nothing new"):
+            lines.append(f"| {label} | {run['rate']:.0f} | {run['p50_us'] / 1000:.1f} | {run['p95_us'] / 1000:.1f} "
+                         f"| {run['p99_us'] / 1000:.1f} | {run['statuses']} |")
+    webhook = results["webhook"]
+    ratio = webhook["100 tabs"] / webhook["none"]
+    tab_rate = statistics.median(run["rate"] for run in results["tabs"])
+    tab_statuses = results["tabs"][0]["statuses"]
+    lines += ["", "| webhook, 8 senders | leads/s (median of rounds) | rounds |", "|---|---|---|",
+              f"| no tabs open | {webhook['none']:.0f} | {', '.join(f'{v:.0f}' for v in results['webhook_rounds']['none'])} |",
+              f"| 100 tabs polling every {POLL_MS / 1000:.0f} s ({tab_rate:.0f} asks/s, {tab_statuses}) | {webhook['100 tabs']:.0f} "
+              f"| {', '.join(f'{v:.0f}' for v in results['webhook_rounds']['100 tabs'])} |",
+              "", f"With 100 tabs the webhook keeps **{ratio:.0%}** of its throughput (target: at least 90 %)."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The live list in Chromium: leads posted through the webhook appear without a reload."""
+import re
+
+from playwright.sync_api import expect
+
+LIST = "/admin/mg-digital-leads"
+ARRIVES_WITHIN_MS = 5000  # the promise: a new lead is on an open list within 5 s
+
+
+def test_a_new_lead_slides_in_at_the_top_and_the_title_counts_it(page, live_server, send_lead, sign_in, artifacts):
+    send_lead(name="Already Here", phone_number="9811111111", utm_source="live_first")
+    sign_in(page, "sales")
+    page.goto(live_server.url + LIST + "?utm_source=live_first")
+    rows = page.locator("tr.lead-row")
+    expect(rows).to_have_count(1)
+    title = page.title()
+    page.evaluate("window.__sameDocument = true")
+
+    send_lead(name="Fresh Arrival", phone_number="9822222222", car_model="MG Windsor EV", utm_source="live_first")
+    send_lead(name="Other Source", phone_number="9833333333", utm_source="elsewhere")  # not in this view
+    expect(rows.first).to_contain_text("Fresh Arrival", timeout=ARRIVES_WITHIN_MS)
+    expect(rows.first).to_have_class(re.compile(r"\blead-new\b"))
+    expect(rows).to_have_count(2)
+    expect(page).to_have_title("(1) " + title)
+    expect(rows.first.locator(".age-badge")).to_be_visible()  # counting, like every uncontacted lead
+    assert page.evaluate("window.__sameDocument") is True  # no reload
+    page.screenshot(path=f"{artifacts}/live-new-lead.png", full_page=True)
+
+    send_lead(name="Second Arrival", phone_number="9844444444", utm_source="live_first")
+    expect(rows.first).to_contain_text("Second Arrival", timeout=ARRIVES_WITHIN_MS)
+    expect(page).to_have_title("(2) " + title)
+
+
+def test_on_page_two_a_bar_counts_the_new_leads_and_shows_them(page, live_server, send_lead, sign_in, artifacts):
+    for number in range(51):  # one more than a page
+        send_lead(name=f"Older {number}", phone_number=f"97{number:08d}", utm_source="live_second")
+    sign_in(page, "sales")
+    page.goto(live_server.url + LIST + "?utm_source=live_second")
+    page.get_by_role("link", name="Older leads →").click()
+    expect(page.locator("tr.lead-row")).to_have_count(1)
+    bar = page.locator("#live-bar")
+    expect(bar).to_be_hidden()
+
+    send_lead(name="New One", phone_number="9855555555", utm_source="live_second")
+    send_lead(name="New Two", phone_number="9866666666", utm_source="live_second")
+    expect(bar).to_contain_text("2 new leads — show", timeout=ARRIVES_WITHIN_MS + 3000)  # two arrivals, maybe two polls
+    expect(page).to_have_title(re.compile(r"^\(2\) "))
+    expect(page.locator("tr.lead-row")).to_have_count(1)  # page two itself stays as it was
+    page.screenshot(path=f"{artifacts}/live-bar.png", full_page=True)
+
+    bar.get_by_role("link", name="show").click()
+    expect(page.locator("tr.lead-row").first).to_contain_text("New Two")
+
+
+def test_notifications_are_asked_for_only_when_the_button_is_pressed(page, live_server, sign_in):
+    page.add_init_script("""window.__asked = 0;
+        Notification.requestPermission = () => { window.__asked += 1; return Promise.resolve('denied'); };""")
+    sign_in(page, "sales")
+    if page.evaluate("Notification.permission") != "default":
+        return  # this Chromium has decided already, so there is nothing to ask
+    button = page.locator("#notify-button")
+    expect(button).to_be_visible()
+    assert page.evaluate("window.__asked") == 0  # nothing asked on opening the list
+    button.click()
+    expect(button).to_be_hidden()
+    assert page.evaluate("window.__asked") == 1

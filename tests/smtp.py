@@ -1,0 +1,45 @@
+"""A real SMTP server on loopback (aiosmtpd) that a test can stop and start again on the same port."""
+import email
+import email.policy
+import threading
+
+from aiosmtpd.controller import Controller
+
+
+class Inbox:
+    """Every message the server accepted, parsed."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        """aiosmtpd's hook: keep the message."""
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def subjects(self) -> list[str]:
+        """The subjects received so far."""
+        with self._lock:
+            return [message["Subject"] for message in self.messages]
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1:port; `stop()` makes it refuse connections, `start()` brings it back."""
+
+    def __init__(self, port: int):
+        self.port, self.inbox = port, Inbox()
+        self._controller = None
+
+    def start(self) -> None:
+        """Listen (again)."""
+        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        """Stop listening: the next connection is refused."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

@@ -1,0 +1,102 @@
+"""Mails from the outbox to a real SMTP server on loopback: the owner's mail, retries, the log without a server."""
+import logging
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import SAMPLE_LEAD
+from tests.servers import free_port
+from tests.smtp import SmtpServer
+from webapp.extensions import db
+from webapp.leads.outbox import OutboxMail
+from webapp.leads.routing import route_pending_leads
+from webapp.mailing import work_once
+
+
+@pytest.fixture
+def smtp():
+    """A running SMTP server; stopped at the end."""
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_app(app_factory, smtp):
+    """The app sending through the test's SMTP server, links to desk.example, retrying after 0.2 s."""
+    return app_factory(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, DESK_URL="https://desk.example",
+                       MAIL_RETRY_SECONDS=0.2)
+
+
+def arrive(app, body=None) -> None:
+    """A lead through the webhook, then the router (as the router thread would, a second later)."""
+    response = app.test_client().post("/admin/mg-digital-leads/source/cardekho", json=body or SAMPLE_LEAD,
+                                      headers={"X-API-Key": "raam-digital-2025-supersecret-cardekho"})
+    assert response.status_code == 201
+    with app.app_context():
+        route_pending_leads(app.config)
+
+
+def test_the_owner_gets_a_mail_with_a_call_link_and_a_link_to_the_lead(mail_app, smtp, make_user):
+    make_user("asha@raam.example", name="Asha Patil")
+    arrive(mail_app, {**SAMPLE_LEAD, "name": "Ravi <b>Kumar</b>"})
+    assert work_once(mail_app) == 1
+    [message] = smtp.inbox.messages
+    assert message["To"] == "asha@raam.example"
+    assert message["Subject"] == "New lead: Ravi <b>Kumar</b> — Tata Nexon EV"
+    text = message.get_body(("plain",)).get_content()
+    assert "Call Ravi <b>Kumar</b>: tel:+919876543210" in text
+    assert "Campaign: EV Awareness Q4" in text
+    with mail_app.app_context():
+        lead_id = db.session.scalar(sa.select(OutboxMail.lead_id))
+    assert f"Open the lead: https://desk.example/admin/mg-digital-leads/{lead_id}" in text
+    html = message.get_body(("html",)).get_content()
+    assert "Ravi &lt;b&gt;Kumar&lt;/b&gt;" in html and "<b>Kumar" not in html
+    assert work_once(mail_app) == 0  # sent once
+
+
+def test_no_mail_for_a_person_who_asked_for_none(mail_app, smtp, make_user):
+    asha = make_user("asha@raam.example", name="Asha Patil")
+    with mail_app.app_context():
+        db.session.execute(sa.text("UPDATE users SET mail_new_leads = :no WHERE id = :id"), {"no": False, "id": asha.id})
+        db.session.commit()
+    arrive(mail_app)
+    assert work_once(mail_app) == 0
+    assert smtp.inbox.messages == []
+
+
+def test_a_name_with_a_line_break_cannot_add_a_header(mail_app, smtp, make_user):
+    make_user("asha@raam.example", name="Asha Patil")
+    arrive(mail_app, {**SAMPLE_LEAD, "name": "Ravi\r\nBcc: thief@example.com"})
+    assert work_once(mail_app) == 1
+    [message] = smtp.inbox.messages
+    assert message["Bcc"] is None
+    assert message["Subject"].startswith("New lead: Ravi Bcc: thief@example.com")
+
+
+def test_a_stopped_mail_server_delays_the_mail_and_readyz_counts_it(mail_app, smtp, make_user):
+    make_user("asha@raam.example", name="Asha Patil")
+    smtp.stop()
+    arrive(mail_app)
+    assert work_once(mail_app) == 0
+    with mail_app.app_context():
+        row = db.session.scalar(sa.select(OutboxMail))
+        assert row.sent_at is None and row.attempts == 1 and "Error" in row.last_error
+    assert mail_app.test_client().get("/readyz").get_json()["outbox"] == {"unsent": 1}
+    smtp.start()
+    deadline = time.monotonic() + 10
+    while not smtp.inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.3)  # past the retry wait (0.2 s, then 0.4 s...)
+        work_once(mail_app)
+    assert len(smtp.inbox.messages) == 1
+    assert mail_app.test_client().get("/readyz").get_json()["outbox"] == {"unsent": 0}
+
+
+def test_without_mail_server_the_mail_is_written_to_the_log(app, make_user, caplog):
+    make_user("asha@raam.example", name="Asha Patil")
+    arrive(app)
+    with caplog.at_level(logging.INFO, logger="webapp.mailing"):
+        assert work_once(app) == 1
+    assert "to=asha@raam.example subject=New lead: Ravi Kumar" in caplog.text

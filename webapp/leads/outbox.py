@@ -1,0 +1,143 @@
+"""The outbox: every mail is a row, written in the transaction of what caused it, and sent later.
+
+An SMTP server that is down or slow therefore delays a mail and never loses
+it, and never slows the webhook or a page: they only add a row. Senders (a
+thread in each web worker, or `flask mail work`) claim one due row at a time:
+on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several workers and hosts never
+claim the same row and never wait for each other; on SQLite by taking the
+database's write lock in turn. Claiming moves the row's next attempt LEASE
+ahead and commits at once, so no lock and no connection is held while the
+mail server talks (a slow one must not hold up the webhook's inserts); the row
+is then marked sent. A sender that dies mid-send leaves the row to be sent
+again once the lease ends. A failed send is retried later, each time waiting
+twice as long (MAIL_RETRY_SECONDS, then ×2, up to an hour).
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.leads.locks import take_write_lock
+from webapp.database import BigId, JSONPayload, UTCDateTime, utcnow
+
+MAX_RETRY_WAIT = timedelta(hours=1)
+LEASE = timedelta(minutes=2)  # far longer than a send may take (SMTP_TIMEOUT_SECONDS in webapp.mailing)
+MAX_ERROR_CHARS = 500
+
+
+class OutboxMail(db.Model):
+    """One mail to send: to whom, what, and how its sending went."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.Index("ix_outbox_unsent", "next_attempt_at", "id", postgresql_where=sa.text("sent_at IS NULL"),
+                 sqlite_where=sa.text("sent_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, sa.Identity(), primary_key=True)
+    kind: Mapped[str]  # new_lead, escalated, daily_summary
+    recipients: Mapped[list] = mapped_column(JSONPayload)
+    subject: Mapped[str]
+    body_text: Mapped[str]
+    body_html: Mapped[str | None]
+    lead_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("mg-digital-leads.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=sa.func.now())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=sa.func.now())
+    attempts: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None]
+
+    def __repr__(self) -> str:
+        return f"<OutboxMail {self.id} {self.kind}>"
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A mail to queue: recipients, subject, a plain-text part and an optional HTML part."""
+
+    kind: str
+    recipients: list[str]
+    subject: str
+    text: str
+    html: str | None = None
+    lead_id: int | None = None
+
+
+def queue_mail(mail: Mail) -> OutboxMail | None:
+    """Add `mail` to the session's transaction (the caller commits); nothing when it has no recipient."""
+    if not mail.recipients:
+        return None
+    row = OutboxMail(kind=mail.kind, recipients=list(mail.recipients), subject=mail.subject, body_text=mail.text,
+                     body_html=mail.html, lead_id=mail.lead_id, next_attempt_at=utcnow())
+    db.session.add(row)
+    return row
+
+
+def unsent_count() -> int:
+    """How many mails wait to be sent (for /readyz)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail).where(OutboxMail.sent_at.is_(None)))
+
+
+def retry_wait(attempts: int, base_seconds: float) -> timedelta:
+    """How long to wait after the `attempts`-th failure: base, then twice as long each time, at most an hour."""
+    return min(timedelta(seconds=base_seconds * 2 ** min(attempts - 1, 20)), MAX_RETRY_WAIT)
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """What one round of sending did."""
+
+    sent: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class ClaimedMail:
+    """A claimed row's contents, read before its claim commits (nothing is held open while it is sent)."""
+
+    id: int
+    attempts: int
+    mail: Mail
+
+
+def _claim_due_mail(now: datetime) -> ClaimedMail | None:
+    take_write_lock()
+    row = db.session.scalar(
+        sa.select(OutboxMail).where(OutboxMail.sent_at.is_(None), OutboxMail.next_attempt_at <= now)
+        .order_by(OutboxMail.next_attempt_at, OutboxMail.id).limit(1)
+        .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+    claimed = None
+    if row is not None:
+        row.next_attempt_at = now + LEASE
+        row.attempts += 1
+        claimed = ClaimedMail(id=row.id, attempts=row.attempts, mail=Mail(
+            kind=row.kind, recipients=list(row.recipients), subject=row.subject, text=row.body_text,
+            html=row.body_html, lead_id=row.lead_id))
+    db.session.commit()
+    return claimed
+
+
+def _update(mail_id: int, **values) -> None:
+    db.session.execute(sa.update(OutboxMail).where(OutboxMail.id == mail_id).values(**values))
+    db.session.commit()
+
+
+def send_due_mails(deliver: Callable[[Mail], None], retry_seconds: float, limit: int = 50) -> SendReport:
+    """Send up to `limit` due mails with `deliver`, one claim at a time; stop at the first failure."""
+    sent = 0
+    for _ in range(limit):
+        claimed = _claim_due_mail(utcnow())
+        if claimed is None:
+            break
+        try:
+            deliver(claimed.mail)
+        except Exception as error:  # any failure of the mail server is a retry, never a lost mail
+            _update(claimed.id, last_error=f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS],
+                    next_attempt_at=utcnow() + retry_wait(claimed.attempts, retry_seconds))
+            return SendReport(sent=sent, failed=1)  # the server is likely down: the next round tries again
+        _update(claimed.id, sent_at=utcnow(), last_error=None)
+        sent += 1
+    return SendReport(sent=sent, failed=0)
