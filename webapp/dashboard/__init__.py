@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__)
 
-from webapp.dashboard import routes, template_filters  # noqa: E402,F401  (registers views and filters)
+from webapp.dashboard import reports, routes, template_filters  # noqa: E402,F401  (registers views and filters)

@@ -3,9 +3,12 @@
 A cell that counts leads carries the lead-list filters that select exactly
 those leads, so a click opens them and a test can check the two agree.
 """
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from webapp.leads.export import neutralize_cell
 from webapp.leads.pipeline import LOST_REASONS
 from webapp.leads.report_speed import Speed
 from webapp.leads.reports import Funnel, Reports, top_and_other
@@ -185,3 +188,14 @@ def askers(reports: Reports) -> Table:
         table.rows.append([Cell(asker.name, lead_id=asker.first_lead_id),
                            Cell(asker.first_asked.strftime("%Y-%m-%d %H:%M")), Cell(asker.repeats)])
     return table
+
+
+def table_csv(table: Table) -> str:
+    """The table as CSV for Excel (UTF-8 with a BOM), cells a spreadsheet would run as formulas neutralised."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow([neutralize_cell(column) for column in table.columns])
+    for row in table.rows:
+        writer.writerow(["" if cell.value is None else neutralize_cell(cell.value) for cell in row])
+    return buffer.getvalue()
