@@ -5,11 +5,12 @@ import secrets
 from bench import report
 from bench.commands import flask_cli, index_migration, psql
 from bench.read_phases import SEED, ReadPhases
+from bench.reports import ReportPhases
 from bench.webhook_phases import TWIN_TABLE, WebhookPhases
 from config import normalize_database_url
 
 
-class Phases(WebhookPhases, ReadPhases):
+class Phases(WebhookPhases, ReadPhases, ReportPhases):
     """State shared by the phases: settings, URLs, environments, results and targets."""
 
     def __init__(self, settings, key: str):
@@ -35,7 +36,9 @@ class Phases(WebhookPhases, ReadPhases):
         self.trim_to_seeded()
         self.dashboard_postgresql()
         self.export()
+        self.reports_postgresql()
         self.dashboard_sqlite()
+        self.reports_sqlite()
         self.sections.insert(0, self.data_section())
         targets = "## Targets\n\n" + report.table(["target", "measured", "verdict"], self.targets) + "\n"
         return "\n" + targets + "\n" + "\n".join(self.sections)

@@ -161,3 +161,18 @@ def test_every_number_that_links_to_the_lead_list_is_the_list_count_there(app, w
     assert kinds == {"source", "stage", "contact", "owner", "status", "lost_reason", "car_model", "campaign",
                      "repeats"}
     assert len(checked) >= 15
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_percentiles_selected_from_many_sorted_days_equal_those_of_all_values_sorted(seed):
+    import random
+    from array import array
+
+    from webapp.leads.report_facts import percentile, select_percentile
+
+    rng = random.Random(seed)
+    runs = [array("f", sorted(round(rng.lognormvariate(5.9, 1.3), rng.choice((0, 1, 3)))
+                              for _ in range(rng.randint(0, 40)))) for _ in range(rng.randint(1, 30))]
+    everything = sorted(value for run in runs for value in run)
+    for fraction in (0.0, 0.1, 0.5, 0.9, 1.0):
+        assert select_percentile(runs, fraction) == percentile(everything, fraction)

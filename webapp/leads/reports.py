@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.leads.models import Lead
-from webapp.leads.report_days import ReportDay, ReportLead, refresh
+from webapp.leads.report_days import ReportDay, ReportRepeat, refresh
 from webapp.leads.report_facts import GROUPS, DayFacts
 from webapp.leads.report_range import ReportRange
 from webapp.leads.report_speed import SpeedReport, speed_to_lead
@@ -106,8 +106,9 @@ def build_reports(period: ReportRange, settings: ReportSettings, now: datetime) 
 
 def read_days(period: ReportRange) -> dict[date, DayFacts]:
     """The stored summary of each day of `period` (an empty one for days still to come)."""
-    stored = {day: DayFacts.from_json(facts) for day, facts in db.session.execute(
-        sa.select(ReportDay.day, ReportDay.facts).where(ReportDay.day.between(period.first, period.last)))}
+    stored = {day: DayFacts.from_json(facts, packed) for day, facts, packed in db.session.execute(
+        sa.select(ReportDay.day, ReportDay.facts, ReportDay.contact_seconds)
+        .where(ReportDay.day.between(period.first, period.last)))}
     return {day: stored.get(day) or DayFacts() for day in period.each_day()}
 
 
@@ -143,9 +144,8 @@ def top_askers(period: ReportRange, limit: int = TOP_ASKERS) -> list[Asker]:
     """The people with the most repeat enquiries in the range (their first may be earlier), most first."""
     count = sa.func.count().label("repeats")
     top = db.session.execute(
-        sa.select(ReportLead.repeat_of, count).where(ReportLead.day.between(period.first, period.last),
-                                                     ReportLead.repeat_of.is_not(None))
-        .group_by(ReportLead.repeat_of).order_by(count.desc(), ReportLead.repeat_of).limit(limit)).all()
+        sa.select(ReportRepeat.repeat_of, count).where(ReportRepeat.day.between(period.first, period.last))
+        .group_by(ReportRepeat.repeat_of).order_by(count.desc(), ReportRepeat.repeat_of).limit(limit)).all()
     ids = [lead_id for lead_id, _ in top]
     firsts = {lead.id: lead for lead in db.session.scalars(sa.select(Lead).where(Lead.id.in_(ids)))} if ids else {}
     return [Asker(first_lead_id=lead_id, name=firsts[lead_id].name, first_asked=to_ist(firsts[lead_id].created_at),
