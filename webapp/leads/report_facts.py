@@ -48,24 +48,32 @@ def _next_above(runs: list[Sequence[float]], value: float) -> float:
     return min(candidates)
 
 
+FEW = 512  # values left to sort once the interval holding the k-th is this small
+
+
 def _count_up_to(runs: list[Sequence[float]], value: float) -> int:
     return sum(map(bisect_right, runs, repeat(value)))
 
 
 def _kth_smallest(runs: list[Sequence[float]], k: int) -> float:
-    """The k-th smallest value (from 0), by halving a value interval (lo, hi] that holds it until no float
-    lies strictly inside: then it is hi. Each step counts with a binary search per run."""
+    """The k-th smallest value (from 0): halve a value interval (low, high] holding it, counting with a binary
+    search per run, until few values lie inside; then sort just those."""
     low, high = min(run[0] for run in runs), max(run[-1] for run in runs)
-    if _count_up_to(runs, low) > k:
+    below = _count_up_to(runs, low)  # values <= low
+    if below > k:
         return low
-    while True:
+    inside = _count_up_to(runs, high) - below
+    while inside > FEW:
         middle = (low + high) / 2
-        if not low < middle < high:
-            return high
-        if _count_up_to(runs, middle) > k:
-            high = middle
+        if not low < middle < high:  # no float left between them
+            break
+        up_to_middle = _count_up_to(runs, middle)
+        if up_to_middle > k:
+            high, inside = middle, up_to_middle - below
         else:
-            low = middle
+            low, below, inside = middle, up_to_middle, inside - (up_to_middle - below)
+    between = sorted(value for run in runs for value in run[bisect_right(run, low):bisect_right(run, high)])
+    return between[k - below]
 
 
 @dataclass
@@ -87,8 +95,6 @@ class DayFacts:
     groups: dict[str, dict[str, list[int]]] = field(default_factory=lambda: {name: {} for name in GROUPS})
     lost_reasons: dict[str, int] = field(default_factory=dict)
     owners: dict[str, OwnerDay] = field(default_factory=dict)
-    median: float | None = None  # business seconds to first contact, the day's contacted leads
-    p90: float | None = None
 
     def add(self, source: str, campaign: str | None, car_model: str | None, owner_id: int | None, status: str,
             lost_reason: str | None, repeat_of: int | None, seconds: float | None, in_time: bool,
@@ -114,14 +120,11 @@ class DayFacts:
             owner.waiting.append(clock)
 
     def to_json(self) -> str:
-        """The stored counts (with the day's percentiles; the owners' contact times go to packed_seconds)."""
-        # As stored (4-byte floats), so a one-day range and the day agree to the last digit.
-        ordered = sorted(array("f", [value for owner in self.owners.values() for value in owner.seconds]))
+        """The stored counts (the owners' contact times go to packed_seconds)."""
         return json.dumps({
             "groups": self.groups, "lost_reasons": self.lost_reasons,
             "owners": {key: [owner.leads, owner.contacted, owner.in_time, owner.waiting]
-                       for key, owner in self.owners.items()},
-            "median": percentile(ordered, 0.5), "p90": percentile(ordered, 0.9)}, separators=(",", ":"))
+                       for key, owner in self.owners.items()}}, separators=(",", ":"))
 
     def packed_seconds(self) -> bytes:
         """Each owner's contact times, sorted, as 4-byte floats, owners in the order of to_json's "owners"."""
@@ -136,5 +139,4 @@ class DayFacts:
             owners[key] = OwnerDay(leads, contacted, in_time, waiting, seconds[start:start + contacted])
             start += contacted
         return cls(leads=sum(owner.leads for owner in owners.values()), groups=data["groups"],
-                   lost_reasons=data["lost_reasons"], owners=owners,
-                   median=data["median"], p90=data["p90"])
+                   lost_reasons=data["lost_reasons"], owners=owners)

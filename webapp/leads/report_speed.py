@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from webapp.auth.models import User
 from webapp.extensions import db
 from webapp.leads.report_facts import DayFacts, select_percentile
-from webapp.leads.report_range import ReportRange
+from webapp.leads.report_range import Bucket, ReportRange
 from webapp.leads.report_sql import ReportSettings
 
 @dataclass
@@ -45,10 +45,10 @@ class Speed:
 
 @dataclass
 class SpeedReport:
-    """Speed to lead overall, per IST day (every day of the range) and per owner (slowest first)."""
+    """Speed to lead overall, per bucket of the range (days, weeks or months) and per owner (slowest first)."""
 
     overall: Speed
-    days: dict[date, Speed]
+    buckets: list[tuple[Bucket, Speed]]
     owners: list[tuple[int | None, str, Speed]] = field(default_factory=list)  # owner id (None: unassigned), name
 
 
@@ -56,10 +56,9 @@ def speed_to_lead(period: ReportRange, days: dict[date, DayFacts], settings: Rep
                   now: datetime) -> SpeedReport:
     """Counts and percentiles for the leads received in `period` (its days' summaries), as of `now`."""
     sla_seconds, clock_now = settings.sla_minutes * 60, settings.hours.clock(now)
-    overall, owners, per_day = Speed(), defaultdict(Speed), {}
+    overall, owners, per_day = Speed(), defaultdict(Speed), defaultdict(Speed)
     runs: dict = defaultdict(list)  # owner id -> that owner's sorted contact times, one run per day
     for day, facts in days.items():
-        per_day[day] = Speed(median_minutes=_minutes(facts.median), p90_minutes=_minutes(facts.p90))
         for key, owner in facts.owners.items():
             owner_id = int(key) if key else None
             # Late without a contact yet: the same test as report_sql.contact_condition("late"), at `now`.
@@ -76,10 +75,27 @@ def speed_to_lead(period: ReportRange, days: dict[date, DayFacts], settings: Rep
     for owner_id, owner_runs in runs.items():
         owners[owner_id].median_minutes, owners[owner_id].p90_minutes = (
             _minutes(select_percentile(owner_runs, fraction)) for fraction in (0.5, 0.9))
+    buckets = []
+    for bucket in period.buckets():
+        bucket_days = ReportRange(bucket.first, bucket.last).each_day()
+        speed = Speed()
+        for day in bucket_days:
+            _add(speed, per_day[day])
+        bucket_runs = [owner.seconds for day in bucket_days for owner in days[day].owners.values()]
+        speed.median_minutes, speed.p90_minutes = (_minutes(select_percentile(bucket_runs, fraction))
+                                                   for fraction in (0.5, 0.9))
+        buckets.append((bucket, speed))
     names = _names(owners)
     ranked = [(owner_id, names.get(owner_id, "Unassigned"), speed)
               for owner_id, speed in sorted(owners.items(), key=_slowest_first)]
-    return SpeedReport(overall=overall, days=per_day, owners=ranked)
+    return SpeedReport(overall=overall, buckets=buckets, owners=ranked)
+
+
+def _add(total: Speed, part: Speed) -> None:
+    total.leads += part.leads
+    total.contacted += part.contacted
+    total.in_time += part.in_time
+    total.late += part.late
 
 
 def _minutes(seconds: float | None) -> float | None:
