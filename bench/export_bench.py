@@ -18,7 +18,8 @@ def raw_select(ordered: bool = True) -> str:
     """The export's columns as stored, newest first (or in table order)."""
     columns = ", ".join(column.key for _, column in EXPORT_COLUMNS)
     order = " ORDER BY created_at DESC, id DESC" if ordered else ""
-    return f'SELECT {columns} FROM "mg-digital-leads"{order}'
+    owners = "LEFT JOIN (SELECT id AS owner_key, name AS owner_name FROM users) owners ON owner_id = owner_key"
+    return f'SELECT {columns} FROM "mg-digital-leads" {owners}{order}'
 
 
 def psql_copy(dsn: str, command: str, out_path: str) -> float:

@@ -204,3 +204,21 @@ def test_every_lead_gets_an_owner_within_5_seconds_through_the_webhook_and_the_s
     finally:
         app.extensions["lead_router"].stop()
         drainer_for(app).stop()
+
+
+def test_two_repeats_routed_in_one_batch_both_go_to_the_first_leads_owner(app, sales):
+    first = add(app, T0)
+    route(app)
+    add(app, T0 + timedelta(days=1))
+    add(app, T0 + timedelta(days=2))
+    assert route(app) == 2  # one batch
+    assert [(lead.repeat_of, lead.owner_id) for lead in stored(app)] == \
+        [(None, sales[0].id), (first, sales[0].id), (first, sales[0].id)]
+
+
+def test_flask_leads_route_routes_what_waits(app, sales):
+    for n in range(3):
+        add(app, T0 + timedelta(minutes=n), phone_number=f"98765{n:05d}")
+    result = app.test_cli_runner().invoke(args=["leads", "route"])
+    assert result.exit_code == 0 and result.output.strip() == "Routed 3 lead(s)."
+    assert all(lead.owner_id for lead in stored(app))

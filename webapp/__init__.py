@@ -83,7 +83,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app, add_context_processor=False)  # webapp.auth provides a lazy one
     from webapp.intake.rate_limit import WebhookLimits
     from webapp.keyring import KeyRing
-    from webapp.leads.routing import init_router
+    from webapp.leads.routing_thread import init_router
     from webapp.spooling import init_spool
 
     init_spool(app)

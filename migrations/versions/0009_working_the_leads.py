@@ -8,9 +8,9 @@ router). SQLite cannot drop a default without rebuilding the table, so it
 writes the date into the existing rows once (a development database).
 
 Indexes (each one a list, a lookup or a queue at a million leads):
-owner + status in page order ("My new leads"); the router's queue, partial on
-the unrouted leads (a handful of rows); the repeat lookup by normalised phone
-and received time (replacing the phone-only index) and, for the few numbers that
+owner + status in page order ("My new leads"); the router's queue in arrival
+order, partial on the unrouted leads (a handful of rows); the repeat lookup by normalised phone
+in received order (replacing the phone-only index) and, for the few numbers that
 are not valid Indian numbers, by their digits; the enquiries of a first lead.
 
 Revision ID: 0009
@@ -125,22 +125,23 @@ def _fts_add():
 def _create_indexes():
     op.create_index(f"ix_{TABLE}_owner_id_status_created_at_id", TABLE, ["owner_id", "status", "created_at", "id"])
     unrouted = sa.text("routed_at IS NULL")
-    op.create_index(f"ix_{TABLE}_unrouted", TABLE, ["id"], postgresql_where=unrouted, sqlite_where=unrouted)
-    op.create_index(f"ix_{TABLE}_phone_normalized_created_at", TABLE, ["phone_normalized", "created_at"])
+    op.create_index(f"ix_{TABLE}_unrouted", TABLE, ["created_at", "id"], postgresql_where=unrouted,
+                    sqlite_where=unrouted)
+    op.create_index(f"ix_{TABLE}_phone_normalized_created_at_id", TABLE, ["phone_normalized", "created_at", "id"])
     op.drop_index(f"ix_{TABLE}_phone_normalized", TABLE)  # the composite above serves its lookups
     invalid = sa.text("phone_normalized IS NULL")
-    op.create_index(f"ix_{TABLE}_phone_digits_created_at", TABLE, [sa.text(PHONE_DIGITS_SQL), "created_at"],
+    op.create_index(f"ix_{TABLE}_phone_digits_created_at_id", TABLE, [sa.text(PHONE_DIGITS_SQL), "created_at", "id"],
                     postgresql_where=invalid, sqlite_where=invalid)
     repeats = sa.text("repeat_of IS NOT NULL")
-    op.create_index(f"ix_{TABLE}_repeat_of_created_at", TABLE, ["repeat_of", "created_at"],
+    op.create_index(f"ix_{TABLE}_repeat_of_created_at_id", TABLE, ["repeat_of", "created_at", "id"],
                     postgresql_where=repeats, sqlite_where=repeats)
 
 
 def downgrade():
-    for name in ("owner_id_status_created_at_id", "unrouted", "phone_digits_created_at", "repeat_of_created_at"):
+    for name in ("owner_id_status_created_at_id", "unrouted", "phone_digits_created_at_id", "repeat_of_created_at_id"):
         op.drop_index(f"ix_{TABLE}_{name}", TABLE)
     op.create_index(f"ix_{TABLE}_phone_normalized", TABLE, ["phone_normalized"])
-    op.drop_index(f"ix_{TABLE}_phone_normalized_created_at", TABLE)
+    op.drop_index(f"ix_{TABLE}_phone_normalized_created_at_id", TABLE)
     op.drop_table("lead_activity")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("last_assigned_at")

@@ -3,7 +3,7 @@ from flask import abort, current_app, g, jsonify, request
 
 from webapp.intake import bp
 from webapp.intake.api_keys import key_refused, keyring, require_api_key
-from webapp.leads.routing import router_for
+from webapp.leads.routing_thread import router_for
 from webapp.leads.store import receive_lead
 from webapp.leads.submission import parse_submission
 from webapp.request_log import request_event_values

@@ -6,6 +6,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from webapp.leads.demo import ProductionRefused, refuse_production, seed_demo_leads
+from webapp.leads.routing import route_pending_leads
 
 leads_cli = AppGroup("leads", help="Work with the lead table.")
 
@@ -24,3 +25,12 @@ def seed_demo(count: int, seed: int | None) -> None:
     except ProductionRefused as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Added {count:,} demo leads.")
+
+
+@leads_cli.command("route")
+def route() -> None:
+    """Link repeats and give waiting leads their owners now (the workers' routing threads do this on their own)."""
+    total = 0
+    while routed := route_pending_leads(current_app.config):
+        total += routed
+    click.echo(f"Routed {total:,} lead(s).")

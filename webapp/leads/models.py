@@ -57,12 +57,12 @@ PHONE_DIGITS_SQL = ("replace(replace(replace(replace(replace(replace(phone_numbe
                     "'(', ''), ')', ''), '.', '')")
 WORK_INDEXES = (
     sa.Index("ix_mg-digital-leads_owner_id_status_created_at_id", "owner_id", "status", "created_at", "id"),
-    sa.Index("ix_mg-digital-leads_unrouted", "id", postgresql_where=sa.text("routed_at IS NULL"),
+    sa.Index("ix_mg-digital-leads_unrouted", "created_at", "id", postgresql_where=sa.text("routed_at IS NULL"),
              sqlite_where=sa.text("routed_at IS NULL")),
-    sa.Index("ix_mg-digital-leads_phone_normalized_created_at", "phone_normalized", "created_at"),
-    sa.Index("ix_mg-digital-leads_phone_digits_created_at", sa.text(PHONE_DIGITS_SQL), "created_at",
+    sa.Index("ix_mg-digital-leads_phone_normalized_created_at_id", "phone_normalized", "created_at", "id"),
+    sa.Index("ix_mg-digital-leads_phone_digits_created_at_id", sa.text(PHONE_DIGITS_SQL), "created_at", "id",
              postgresql_where=sa.text("phone_normalized IS NULL"), sqlite_where=sa.text("phone_normalized IS NULL")),
-    sa.Index("ix_mg-digital-leads_repeat_of_created_at", "repeat_of", "created_at",
+    sa.Index("ix_mg-digital-leads_repeat_of_created_at_id", "repeat_of", "created_at", "id",
              postgresql_where=sa.text("repeat_of IS NOT NULL"), sqlite_where=sa.text("repeat_of IS NOT NULL")),
 )
 

@@ -38,25 +38,47 @@ def same_person(phone_normalized: str | None, phone_number: str):
 
 @dataclass(frozen=True)
 class Earlier:
-    """The person's latest enquiry before a lead: its id, its chain's first lead, and whether it is routed."""
+    """The person's latest enquiry before a lead: its id, its chain's first lead and that one's owner, and
+    whether it is routed."""
 
     id: int
     first_id: int
+    first_owner_id: int | None
     routed: bool
 
 
-def latest_earlier_enquiry(lead: Lead, window_days: float) -> Earlier | None:
-    """The person's most recent lead received before `lead` and within `window_days` of it, or None."""
-    since = lead.created_at - timedelta(days=window_days)
-    before = sa.tuple_(sa.literal(lead.created_at, Lead.created_at.type), sa.literal(lead.id, Lead.id.type))
-    row = db.session.execute(
-        sa.select(Lead.id, Lead.repeat_of, Lead.routed_at)
-        .where(same_person(lead.phone_normalized, lead.phone_number), Lead.created_at >= since,
-               sa.tuple_(Lead.created_at, Lead.id) < before)
-        .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(1)).first()
+def _earlier_enquiry_query(same_person_condition) -> sa.Select:
+    """The person's latest lead before (:at, :lead_id) and from :since on, with its chain's first lead's owner."""
+    first = aliased(Lead)
+    first_owner = (sa.select(first.owner_id).where(first.id == sa.func.coalesce(Lead.repeat_of, Lead.id))
+                   .scalar_subquery())
+    before = sa.tuple_(sa.bindparam("at", type_=Lead.created_at.type), sa.bindparam("lead_id", type_=Lead.id.type))
+    return (sa.select(Lead.id, Lead.repeat_of, Lead.routed_at, first_owner.label("first_owner_id"))
+            .where(same_person_condition, Lead.created_at >= sa.bindparam("since", type_=Lead.created_at.type),
+                   sa.tuple_(Lead.created_at, Lead.id) < before)
+            .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(1))
+
+
+# Built once: the router runs one of these per lead.
+EARLIER_BY_PHONE = _earlier_enquiry_query(Lead.phone_normalized == sa.bindparam("person"))
+EARLIER_BY_DIGITS = _earlier_enquiry_query(sa.and_(Lead.phone_normalized.is_(None),
+                                                   _digits_column() == sa.bindparam("person")))
+
+
+def latest_earlier_enquiry(lead, window_days: float) -> Earlier | None:
+    """The person's most recent lead received before `lead` and within `window_days` of it, or None.
+
+    `lead` is a Lead or a row with its id, created_at, phone_normalized and phone_number.
+    """
+    query = EARLIER_BY_PHONE if lead.phone_normalized else EARLIER_BY_DIGITS
+    person = lead.phone_normalized or phone_digits_key(lead.phone_number)
+    row = db.session.connection().execute(query, {
+        "person": person, "at": lead.created_at, "lead_id": lead.id,
+        "since": lead.created_at - timedelta(days=window_days)}).first()
     if row is None:
         return None
-    return Earlier(id=row.id, first_id=row.repeat_of or row.id, routed=row.routed_at is not None)
+    return Earlier(id=row.id, first_id=row.repeat_of or row.id, first_owner_id=row.first_owner_id,
+                   routed=row.routed_at is not None)
 
 
 def enquiries_of(lead: Lead) -> list[Lead]:
@@ -73,9 +95,9 @@ def enquiry_numbers(leads: list[Lead]) -> dict[int, int]:
     if not repeat_ids:
         return numbers
     this, other = aliased(Lead), aliased(Lead)
-    up_to_this = sa.or_(other.created_at < this.created_at,
-                        sa.and_(other.created_at == this.created_at, other.id <= this.id))
-    query = (sa.select(this.id, sa.func.count(other.id))
+    # One range of the (repeat_of, created_at, id) index per lead: counted from the index alone.
+    up_to_this = sa.tuple_(other.created_at, other.id) <= sa.tuple_(this.created_at, this.id)
+    query = (sa.select(this.id, sa.func.count())
              .join(other, sa.and_(other.repeat_of == this.repeat_of, up_to_this))
              .where(this.id.in_(repeat_ids)).group_by(this.id))
     for lead_id, repeats_so_far in db.session.execute(query):

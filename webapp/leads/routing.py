@@ -1,36 +1,27 @@
 """The router: each new lead is linked to the person's earlier enquiry and given an owner, in the background.
 
-The webhook's request only stores the lead and wakes this process's router
-thread; the sender never waits for routing. Every worker runs one thread
-(started on its first request, like the spool drainer), woken by a new lead and
-polling every ROUTE_INTERVAL seconds, so a lead that arrived through the spool,
-by hand or on another host gets its owner within seconds too.
-
-Several routers at once are safe: each claims waiting leads with
-`FOR UPDATE SKIP LOCKED`, and the round robin locks the on-duty sales people's
-rows, so routers take turns on it and nobody's turn is handed out twice. On
-SQLite routers take turns on the database's write lock.
+It runs in each worker's routing thread (webapp.leads.routing_thread), never in
+the webhook's request. One router works at a time across every worker and host
+(an advisory lock on PostgreSQL, the write lock on SQLite); the others skip their
+turn. Within it, waiting leads are claimed `FOR UPDATE SKIP LOCKED` and the round
+robin locks the on-duty sales people's rows, so a turn is never handed out twice
+even by a router that does not take the lock.
 """
-import logging
-import os
-import threading
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Flask
 
 from webapp.auth.models import User
 from webapp.extensions import db
-from webapp.leads.activity import give_lead, record_activity
 from webapp.leads.locks import take_write_lock
-from webapp.leads.models import Lead, utcnow
+from webapp.leads.models import Lead, LeadActivity, utcnow
 from webapp.leads.repeats import latest_earlier_enquiry
 
-log = logging.getLogger(__name__)
-
 BATCH = 100
+# One router at a time reads and writes the queue: a lead's repeat lookup then sees every earlier lead's
+# routing committed, and nobody routes leads only to have them wait for another router's batch.
+ROUTER_LOCK = 0x7261616D  # "raam", the advisory lock's key
 NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -50,57 +41,150 @@ class RoutingSettings:
 class Rota:
     """The sales people on duty, longest since their last new lead first; locked until the transaction ends."""
 
-    def __init__(self):
-        self._people: list[User] | None = None
+    def __init__(self, now: datetime):
+        self.now = now
+        self._people: list[dict] | None = None
 
-    def next_person(self, now: datetime) -> User | None:
-        """Whose turn it is (their turn is used up), or None when nobody active is on duty."""
+    def next_person(self) -> dict | None:
+        """Whose turn it is ({"id", "name", ...}; their turn is used up), or None when nobody is on duty."""
         if self._people is None:
             # Locked in id order (two routers never deadlock), NO KEY: leads may still be given to them meanwhile.
-            self._people = list(db.session.scalars(
-                sa.select(User).where(User.role == "sales", User.active, User.on_duty).order_by(User.id)
-                .with_for_update(key_share=True).execution_options(populate_existing=True)))
+            query = (sa.select(User.id, User.name, User.last_assigned_at)
+                     .where(User.role == "sales", User.active, User.on_duty).order_by(User.id)
+                     .with_for_update(key_share=True))
+            self._people = [dict(row._mapping, turn_taken=False) for row in db.session.execute(query)]
         if not self._people:
             return None
-        person = min(self._people, key=lambda user: (user.last_assigned_at or NEVER, user.id))
-        latest = max(user.last_assigned_at or NEVER for user in self._people)
+        person = min(self._people, key=lambda user: (user["last_assigned_at"] or NEVER, user["id"]))
+        latest = max(user["last_assigned_at"] or NEVER for user in self._people)
         # Strictly later than anyone's turn, even when two hosts' clocks disagree: the order is the rota.
-        person.last_assigned_at = max(now, latest + timedelta(microseconds=1))
+        person["last_assigned_at"] = max(self.now, latest + timedelta(microseconds=1))
+        person["turn_taken"] = True
         return person
 
+    def save(self) -> None:
+        """Store whose turns were used."""
+        taken = [{"user_id": user["id"], "at": user["last_assigned_at"]} for user in self._people or ()
+                 if user["turn_taken"]]
+        if taken:
+            db.session.execute(sa.update(User.__table__).where(User.id == sa.bindparam("user_id"))
+                               .values(last_assigned_at=sa.bindparam("at")), taken)
 
-def _claim_waiting_leads() -> list[Lead]:
-    take_write_lock()
-    query = (sa.select(Lead).where(Lead.routed_at.is_(None)).order_by(Lead.id).limit(BATCH)
+
+@dataclass
+class Decision:
+    """What routing decided for one lead."""
+
+    lead_id: int
+    first_id: int | None
+    owner_id: int | None
+    assigned_at: datetime | None
+
+
+class Batch:
+    """Routes claimed leads in arrival order and writes the decisions, their timeline rows and the turns at once."""
+
+    def __init__(self, settings: RoutingSettings, now: datetime):
+        self.settings, self.now = settings, now
+        self.rota = Rota(now)
+        self.decisions: dict[int, Decision] = {}
+        self.activities: list[dict] = []
+        self._active_names: dict[int, str] | None = None
+
+    def route(self, lead) -> None:
+        """Decide one lead (a row of CLAIMED); it waits when its person's earlier lead is not routed yet."""
+        earlier = latest_earlier_enquiry(lead, self.settings.repeat_window_days)
+        first_id = first_owner_id = None
+        if earlier is not None:
+            if earlier.id in self.decisions:  # routed a moment ago in this batch
+                first_id = self.decisions[earlier.id].first_id or earlier.id
+                first_owner_id = self._owner_of(first_id)
+            elif not earlier.routed:
+                return
+            else:
+                first_id, first_owner_id = earlier.first_id, earlier.first_owner_id
+        decision = Decision(lead.id, first_id, lead.owner_id, lead.assigned_at)
+        if first_id is not None:
+            self._activity(first_id, "repeat", {"lead_id": lead.id})
+        if self.settings.assignment == "round_robin" and lead.owner_id is None:
+            self._assign(decision, first_owner_id)
+        self.decisions[lead.id] = decision
+
+    def _assign(self, decision: Decision, first_owner_id: int | None) -> None:
+        # A repeat goes to the first lead's owner while their account is active.
+        owner_id = first_owner_id if first_owner_id in self._names() else None
+        by = "repeat"
+        if owner_id is None:
+            person = self.rota.next_person()
+            owner_id, by = (person["id"], "round_robin") if person else (None, None)
+        if owner_id is not None:
+            decision.owner_id, decision.assigned_at = owner_id, self.now
+            self._activity(decision.lead_id, "assigned",
+                           {"owner_id": owner_id, "owner_name": self._names()[owner_id], "by": by})
+
+    def _owner_of(self, first_id: int) -> int | None:
+        if first_id in self.decisions:
+            return self.decisions[first_id].owner_id
+        return db.session.connection().scalar(sa.select(Lead.owner_id).where(Lead.id == first_id))
+
+    def _names(self) -> dict[int, str]:
+        if self._active_names is None:
+            self._active_names = dict(db.session.execute(sa.select(User.id, User.name).where(User.active)).all())
+        return self._active_names
+
+    def _activity(self, lead_id: int, kind: str, details: dict) -> None:
+        self.activities.append({"lead_id": lead_id, "user_id": None, "kind": kind, "details": details,
+                                "created_at": self.now})
+
+    def save(self) -> None:
+        """Write every decision (one statement, many rows), the timeline rows and the turns used."""
+        connection = db.session.connection()
+        if self.decisions:
+            connection.execute(*_decisions_update([(d.lead_id, d.first_id, d.owner_id, d.assigned_at)
+                                                    for d in self.decisions.values()], self.now))
+        if self.activities:
+            connection.execute(sa.insert(LeadActivity.__table__), self.activities)
+        self.rota.save()
+
+
+def _decisions_update(rows: list[tuple], now: datetime) -> tuple:
+    """(statement, parameters) writing the decisions: on PostgreSQL one UPDATE ... FROM (VALUES ...), one round
+    trip; elsewhere one UPDATE run for each row."""
+    table = Lead.__table__
+    if db.session.get_bind().dialect.name == "postgresql":
+        decided = sa.values(sa.column("lead_id", Lead.id.type), sa.column("first_id", Lead.id.type),
+                            sa.column("owner", sa.Integer), sa.column("assigned", Lead.assigned_at.type),
+                            name="decided").data(rows)
+        # Cast: a VALUES column of NULLs alone would be text to PostgreSQL.
+        return (sa.update(table).where(table.c.id == decided.c.lead_id).values(
+            repeat_of=sa.cast(decided.c.first_id, table.c.repeat_of.type),
+            owner_id=sa.cast(decided.c.owner, table.c.owner_id.type),
+            assigned_at=sa.cast(decided.c.assigned, table.c.assigned_at.type), routed_at=now),)
+    statement = sa.update(table).where(table.c.id == sa.bindparam("lead_id")).values(
+        repeat_of=sa.bindparam("first_id"), owner_id=sa.bindparam("owner"), assigned_at=sa.bindparam("assigned"),
+        routed_at=now)
+    return statement, [dict(zip(("lead_id", "first_id", "owner", "assigned"), row)) for row in rows]
+
+
+# Only what routing reads: a lead's payload never leaves the database here.
+CLAIMED = (Lead.id, Lead.created_at, Lead.phone_normalized, Lead.phone_number, Lead.owner_id, Lead.assigned_at)
+
+
+def _claim_waiting_leads() -> list:
+    # In arrival order, not id order: a lead that waited in the spool, or whose insert finished after a later
+    # lead's, is routed before its person's later enquiries.
+    query = (sa.select(*CLAIMED).where(Lead.routed_at.is_(None)).order_by(Lead.created_at, Lead.id).limit(BATCH)
              .with_for_update(skip_locked=True, key_share=True, of=Lead))
-    leads = list(db.session.scalars(query))
-    # A lead from the spool may have arrived before leads stored ahead of it: route in arrival order.
-    return sorted(leads, key=lambda lead: (lead.created_at, lead.id))
+    return db.session.execute(query).all()
 
 
-def _owner_of_first(first: Lead) -> User | None:
-    owner = first.owner
-    return owner if owner is not None and owner.active else None
-
-
-def _route(lead: Lead, settings: RoutingSettings, rota: Rota, now: datetime) -> bool:
-    """Link and assign one lead; False when it must wait for its person's earlier lead to be routed first."""
-    earlier = latest_earlier_enquiry(lead, settings.repeat_window_days)
-    if earlier is not None and not earlier.routed:
-        return False
-    first = db.session.get(Lead, earlier.first_id) if earlier is not None else None
-    if first is not None:
-        lead.repeat_of = first.id
-        record_activity(first.id, None, "repeat", {"lead_id": lead.id}, now)
-    if settings.assignment == "round_robin" and lead.owner_id is None:
-        owner = _owner_of_first(first) if first is not None else None
-        if owner is not None:
-            give_lead(lead, owner, None, "repeat", now)
-        elif (person := rota.next_person(now)) is not None:
-            give_lead(lead, person, None, "round_robin", now)
-    lead.routed_at = now
-    db.session.flush()  # the next lead's repeat lookup must see this one routed
-    return True
+def _router_turn() -> bool:
+    """Whether this router may route now: one at a time across every worker and host (PostgreSQL's advisory
+    lock, held until commit; SQLite's write lock). The others skip a turn rather than wait."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        take_write_lock()
+        return True
+    return db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(ROUTER_LOCK)))
 
 
 def route_pending_leads(config) -> int:
@@ -110,91 +194,15 @@ def route_pending_leads(config) -> int:
         db.session.rollback()  # nothing waits: no write lock, no row locks
         return 0
     try:
-        leads, rota, now = _claim_waiting_leads(), Rota(), utcnow()
-        routed = 0
-        for lead in leads:
-            if _route(lead, settings, rota, now):
-                routed += 1
+        if not _router_turn():
+            db.session.rollback()
+            return 0
+        batch = Batch(settings, utcnow())
+        for lead in _claim_waiting_leads():
+            batch.route(lead)
+        batch.save()
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    return routed
-
-
-class Router:
-    """A daemon thread per process that routes waiting leads when woken and every `interval` seconds."""
-
-    def __init__(self, app: Flask, interval: float):
-        self.app, self.interval = app, interval
-        self._pid: int | None = None
-        self._thread: threading.Thread | None = None
-        self._reset_after_fork()
-        os.register_at_fork(after_in_child=_reset_in_child(weakref.ref(self)))  # weak: tests build many apps
-
-    def _reset_after_fork(self) -> None:
-        # A lock or event copied from the parent may be in any state; the thread is gone.
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-
-    def ensure_running(self) -> None:
-        """Start this process's thread if it is not running (cheap when it is)."""
-        if self.interval <= 0 or self._running_here():
-            return
-        with self._lock:
-            if not self._running_here():
-                thread = threading.Thread(target=self._run, name="lead-router", daemon=True)
-                thread.start()
-                self._thread = thread  # the thread before the pid: a request never sees our pid beside no thread
-                self._pid = os.getpid()
-
-    def _running_here(self) -> bool:
-        thread = self._thread
-        return self._pid == os.getpid() and thread is not None and thread.is_alive()
-
-    def nudge(self) -> None:
-        """Route soon: a lead was just stored. Costs the caller one Event.set()."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Stop the thread (tests)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None and self._pid == os.getpid():
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        failing = False
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                with self.app.app_context():
-                    while route_pending_leads(self.app.config) == BATCH and not self._stop.is_set():
-                        pass
-                    db.session.remove()
-                failing = False
-            except Exception:  # the thread must outlive any failure; a database outage is logged once
-                if not failing:
-                    log.exception("router: routing failed; retrying every %s s", self.interval)
-                failing = True
-            self._wake.wait(self.interval)
-
-
-def _reset_in_child(router_ref):
-    def reset() -> None:
-        router = router_ref()
-        if router is not None:
-            router._reset_after_fork()
-    return reset
-
-
-def router_for(app: Flask) -> Router:
-    """This app's router."""
-    return app.extensions["lead_router"]
-
-
-def init_router(app: Flask) -> None:
-    """Attach the router to `app`; each worker starts its thread on its first request."""
-    router = app.extensions["lead_router"] = Router(app, float(app.config["ROUTE_INTERVAL"]))
-    app.before_request(router.ensure_running)
+    return len(batch.decisions)
