@@ -38,7 +38,7 @@ from webapp.leads.report_sql import (ReportSettings, business_clock, first_conta
 from webapp.leads.timezones import IST, ist_day_start
 
 SETTLE_SECONDS = 60  # longer than any transaction that inserts a lead or an activity may stay open
-IN_FLIGHT = 1000
+IN_FLIGHT = 100  # more ids than can be handed out and not yet committed at once (threads × workers × hosts)
 BUILD_DAYS_AT_ONCE = 31  # one query per month of leads: well inside the statement timeout
 EPOCH_DAY = date(1970, 1, 1)
 GROUPS = ("source", "campaign", "car_model")
@@ -104,7 +104,7 @@ def refresh(period: ReportRange, settings: ReportSettings, now: datetime) -> Non
 
 def _first_marks() -> ReportMarks:
     # No day is summed yet, so nothing before now can have changed one; only leads in flight right now could be
-    # missed, and far fewer than IN_FLIGHT ids can be handed out and not yet committed at once.
+    # missed, and they are among the last IN_FLIGHT ids.
     lead_mark = max(db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Lead.id), 0))) - IN_FLIGHT, 0)
     activity_mark = max(db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(LeadActivity.id), 0))) - IN_FLIGHT, 0)
     marks = ReportMarks(id=1, lead_mark=lead_mark, activity_mark=activity_mark, next_lead_mark=lead_mark,
@@ -117,6 +117,7 @@ def rebuild(settings: ReportSettings, now: datetime) -> int:
     """Forget every summary and build every day from the first lead to today; how many days were built."""
     db.session.execute(sa.delete(ReportDay))
     db.session.execute(sa.delete(ReportRepeat))
+    db.session.execute(sa.delete(ReportMarks))  # nothing is summed: start the marks afresh
     first = db.session.scalar(sa.select(sa.func.min(Lead.created_at)))
     today = now.astimezone(IST).date()
     period = ReportRange(first.astimezone(IST).date() if first else today, today)
