@@ -75,7 +75,7 @@ def test_repeats_hide_shows_first_enquiries_only(ctx, desk):
 
 
 @pytest.mark.parametrize("args", [{"status": "sold"}, {"owner": "everyone"}, {"owner": "-1"}, {"owner": "٣"},
-                                  {"owner": "9" * 30}, {"repeats": "only"}])
+                                  {"owner": "9" * 30}, {"repeats": "all"}])
 def test_unknown_filter_values_are_ignored_not_an_error(ctx, desk, args):
     filters = LeadFilters.from_args(args)
     assert filters.to_args() == {} and not filters.active
