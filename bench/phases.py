@@ -5,11 +5,12 @@ import secrets
 from bench import report
 from bench.commands import flask_cli, index_migration, psql
 from bench.read_phases import SEED, ReadPhases
+from bench.reports import ReportPhases
 from bench.webhook_phases import THREADS, TWIN_TABLE, WORKERS, WebhookPhases
 from config import normalize_database_url
 
 
-class Phases(WebhookPhases, ReadPhases):
+class Phases(WebhookPhases, ReadPhases, ReportPhases):
     """State shared by the phases: settings, URLs, environments, results and targets."""
 
     def __init__(self, settings, key: str):
@@ -36,7 +37,9 @@ class Phases(WebhookPhases, ReadPhases):
         self.trim_to_seeded()
         self.dashboard_postgresql()
         self.export()
+        self.reports_postgresql()
         self.dashboard_sqlite()
+        self.reports_sqlite()
         self.sections.insert(0, self.data_section())
         return self.body()
 

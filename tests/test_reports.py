@@ -94,7 +94,7 @@ def test_speed_to_lead_median_p90_and_sla_share_in_business_minutes(reports):
 
 
 def test_speed_per_day_covers_every_day_of_the_range(reports):
-    days = reports.speed.days
+    days = {bucket.first: speed for bucket, speed in reports.speed.buckets}
     assert list(days) == [date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)]
     assert days[date(2026, 11, 28)].median_minutes == pytest.approx(680)
     sunday = days[date(2026, 11, 29)]
@@ -128,8 +128,8 @@ def test_the_funnel_conversion_per_source_and_campaign_and_lost_reasons(reports)
 
 
 def test_leads_per_day_by_source_with_the_previous_period(reports):
-    daily = reports.daily
-    assert daily.days == [date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)]
+    daily = reports.over_time
+    assert [bucket.first for bucket in daily.buckets] == [date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)]
     assert daily.counts == {"cardekho_ads": [0, 0, 2], "facebook": [0, 2, 0], "google": [1, 1, 0],
                             "Walk-in": [0, 0, 1]}
     assert daily.previous == [0, 0, 1]  # 25–27 Nov: the Friday lead
@@ -141,13 +141,15 @@ def test_repeats_and_the_people_who_asked_most(reports, weekend):
     assert (asker.first_lead_id, asker.repeats) == (weekend["ids"]["early"], 1)
 
 
-def test_every_number_that_links_to_the_lead_list_is_the_list_count_there(app, weekend):
+@pytest.mark.parametrize("period", [PERIOD, ReportRange(date(2026, 8, 3), date(2026, 11, 30)),
+                                    ReportRange(date(2025, 11, 1), date(2026, 11, 30))], ids=["days", "weeks", "months"])
+def test_every_number_that_links_to_the_lead_list_is_the_list_count_there(app, weekend, period):
     from webapp.database import utcnow
     from webapp.leads.report_tables import report_tables
     from webapp.leads.search import LeadFilters, count_leads
 
     with app.test_request_context():  # the list's `contact` filter reads the app's SLA settings
-        tables = report_tables(build_reports(PERIOD, ReportSettings.from_config(app.config), utcnow()))
+        tables = report_tables(build_reports(period, ReportSettings.from_config(app.config), utcnow()))
         checked = set()
         for table in tables:
             for row in table.rows:
@@ -161,3 +163,30 @@ def test_every_number_that_links_to_the_lead_list_is_the_list_count_there(app, w
     assert kinds == {"source", "stage", "contact", "owner", "status", "lost_reason", "car_model", "campaign",
                      "repeats"}
     assert len(checked) >= 15
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_percentiles_selected_from_many_sorted_days_equal_those_of_all_values_sorted(seed):
+    import random
+    from array import array
+
+    from webapp.leads.report_facts import percentile, select_percentile
+
+    rng = random.Random(seed)
+    runs = [array("f", sorted(round(rng.lognormvariate(5.9, 1.3), rng.choice((0, 1, 3)))
+                              for _ in range(rng.randint(0, 40)))) for _ in range(rng.randint(1, 30))]
+    everything = sorted(value for run in runs for value in run)
+    for fraction in (0.0, 0.1, 0.5, 0.9, 1.0):
+        assert select_percentile(runs, fraction) == percentile(everything, fraction)
+
+
+def test_long_ranges_are_shown_by_week_and_then_by_month(app, weekend):
+    with app.app_context():
+        weeks = build_reports(ReportRange(date(2026, 8, 3), date(2026, 11, 30)), SETTINGS, NOW)
+        months = build_reports(ReportRange(date(2025, 11, 1), date(2026, 11, 30)), SETTINGS, NOW)
+    assert [(bucket.label, bucket.first, bucket.last) for bucket in weeks.over_time.buckets[-2:]] == [
+        ("2026-11-23", date(2026, 11, 23), date(2026, 11, 29)), ("2026-11-30", date(2026, 11, 30), date(2026, 11, 30))]
+    assert weeks.over_time.counts["google"][-2:] == [3, 0]  # Friday to Sunday are the week of the 23rd
+    assert months.over_time.buckets[-1].label == "2026-11" and months.over_time.counts["google"][-1] == 3
+    [(_, november)] = [(bucket, speed) for bucket, speed in months.speed.buckets if bucket.label == "2026-11"]
+    assert (november.contacted, november.median_minutes) == (6, pytest.approx(3.5))  # with Friday's 1 minute

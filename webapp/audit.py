@@ -17,7 +17,7 @@ from webapp.extensions import db
 from webapp.database import BigId, JSONPayload, UTCDateTime, utcnow
 
 ACTIONS = (
-    "sign_in", "sign_in_failed", "sign_out", "export", "lead_view", "lead_recover",
+    "sign_in", "sign_in_failed", "sign_out", "export", "report_export", "lead_view", "lead_recover",
     "user_create", "user_password", "user_deactivate", "user_activate", "user_duty", "key_create", "key_revoke",
 )
 

@@ -1,4 +1,5 @@
-"""Security headers on every response, the one place that pins the htmx we load, and a guard for odd input."""
+"""Security headers on every response, the one place that pins the scripts we load (htmx, and Chart.js on the
+reports page), and a guard for odd input."""
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -9,43 +10,54 @@ CDN_ORIGIN = "https://unpkg.com"
 
 
 @dataclass(frozen=True)
-class HtmxRelease:
-    """One exact htmx version: its CDN URL with SRI, and the same bytes vendored under static/."""
+class PinnedScript:
+    """One exact version of an npm package's script: its CDN URL with SRI, and the same bytes vendored under
+    static/ as the fallback when the CDN fails."""
 
+    package: str
     version: str
+    dist_file: str  # its path inside the package
+    vendored_path: str  # relative to the static folder
     integrity: str
 
     @property
     def cdn_url(self) -> str:
         """The CDN copy of exactly this version."""
-        return f"{CDN_ORIGIN}/htmx.org@{self.version}/dist/htmx.min.js"
-
-    @property
-    def vendored_path(self) -> str:
-        """The vendored copy, relative to the static folder (the fallback when the CDN fails)."""
-        return f"vendor/htmx-{self.version}.min.js"
+        return f"{CDN_ORIGIN}/{self.package}@{self.version}/{self.dist_file}"
 
 
 # From `npm pack htmx.org@2.0.11`, dist/htmx.min.js; unpkg serves the same bytes.
-HTMX = HtmxRelease(version="2.0.11",
-                   integrity="sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg")
+HTMX = PinnedScript("htmx.org", "2.0.11", "dist/htmx.min.js", "vendor/htmx-2.0.11.min.js",
+                    "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg")
+# From `npm pack chart.js@4.6.1`, dist/chart.umd.min.js; only the reports page loads it.
+CHART_JS = PinnedScript("chart.js", "4.6.1", "dist/chart.umd.min.js", "vendor/chart.js-4.6.1.umd.min.js",
+                        "sha384-Emf5ZVIUiarAdhkgtqK+5/Z5qIvM6QoVrS+qAVtfyZVuD5lIHrac0me485+Antp0")
 
-# Exactly what the pages need: our own files, the one htmx file from its CDN (not all of unpkg,
-# which serves every npm package), no inline script or style.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    f"script-src 'self' {HTMX.cdn_url}",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "connect-src 'self'",
-    "frame-ancestors 'none'",
-    "base-uri 'self'",
-    # Without JavaScript, a Call or WhatsApp press is a form whose answer redirects to the phone or WhatsApp
-    # (wa.me forwards to api.whatsapp.com); form-action governs where those redirects may go.
-    "form-action 'self' tel: https://wa.me https://api.whatsapp.com",
-    "object-src 'none'",
-])
 
+def content_security_policy(*scripts: str) -> str:
+    """Exactly what a page needs: our own files, the one htmx file from its CDN (not all of unpkg, which
+    serves every npm package) plus the named CDN `scripts`, no inline script or style."""
+    return "; ".join([
+        "default-src 'self'",
+        " ".join(["script-src 'self'", HTMX.cdn_url, *scripts]),
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        # Without JavaScript, a Call or WhatsApp press is a form whose answer redirects to the phone or WhatsApp
+        # (wa.me forwards to api.whatsapp.com); form-action governs where those redirects may go.
+        "form-action 'self' tel: https://wa.me https://api.whatsapp.com",
+        "object-src 'none'",
+    ])
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
+# The reports page draws with Chart.js; chart data sits in <script type="application/json"> blocks, which a
+# browser never runs, so no inline script is allowed there either.
+REPORTS_CONTENT_SECURITY_POLICY = content_security_policy(CHART_JS.cdn_url)
+
+PAGES_WITH_CHARTS = ("dashboard.reports",)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -62,6 +74,8 @@ def add_security_headers(response):
     """Set the security headers; pages and API answers (not static files) are never stored."""
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
+    if request.endpoint in PAGES_WITH_CHARTS:
+        response.headers["Content-Security-Policy"] = REPORTS_CONTENT_SECURITY_POLICY
     if current_app.config.get("APP_ENV") == "production":
         response.headers["Strict-Transport-Security"] = HSTS
     # Pages show leads and personal data: no browser or proxy may keep a copy.
@@ -94,3 +108,4 @@ def register_security_headers(app: Flask) -> None:
     """Install the headers on every response and expose `htmx` to templates."""
     app.after_request(add_security_headers)
     app.add_template_global(HTMX, "htmx")
+    app.add_template_global(CHART_JS, "chart_js")

@@ -1,4 +1,4 @@
-"""Per-day summaries for the reports page: report_days, report_leads, report_marks.
+"""Per-day summaries for the reports page: report_days, report_repeats, report_marks.
 
 They are derived data (webapp/leads/report_days.py says how they stay
 correct): empty after this migration, filled when a report first asks for a
@@ -26,16 +26,16 @@ def upgrade():
         sa.Column("settings", sa.Text(), nullable=False),
         sa.Column("leads", sa.Integer(), nullable=False),
         sa.Column("facts", sa.Text(), nullable=False),
+        sa.Column("contact_seconds", sa.LargeBinary(), nullable=False),
         sa.Column("built_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
-        "report_leads",
+        "report_repeats",
         sa.Column("day", sa.Date(), primary_key=True),
         sa.Column("lead_id", BIG_ID, primary_key=True),
-        sa.Column("owner_id", sa.Integer()),
-        sa.Column("seconds", sa.Float()),
-        sa.Column("repeat_of", BIG_ID),
+        sa.Column("repeat_of", BIG_ID, nullable=False),
     )
+    op.create_index("ix_report_repeats_repeat_of_day", "report_repeats", ["repeat_of", "day"])
     op.create_table(
         "report_marks",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -49,5 +49,5 @@ def upgrade():
 
 def downgrade():
     op.drop_table("report_marks")
-    op.drop_table("report_leads")
+    op.drop_table("report_repeats")
     op.drop_table("report_days")

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__)
 
-from webapp.dashboard import account, actions, live, new_lead, routes, template_filters  # noqa: E402,F401  (views, filters)
+from webapp.dashboard import account, actions, live, new_lead, reports, routes, template_filters  # noqa: E402,F401  (views, filters)

@@ -3,9 +3,11 @@
 `report_days` holds one row per IST day: that day's leads counted by source,
 campaign, model, lost reason, owner and funnel stage, the day's own speed
 percentiles, and the arrival clocks of its leads nobody has contacted yet (so
-"late" can be judged at any later moment). `report_leads` holds one narrow row
-per lead (day, owner, business seconds to first contact, first enquiry) for
-what cannot be summed day by day: percentiles and the people who asked most.
+"late" can be judged at any later moment) and, as packed floats, each owner's
+sorted business seconds to first contact, from which the range's exact
+percentiles are selected without sorting (report_facts.select_percentile).
+`report_repeats` holds one row per repeat enquiry (day, lead, first enquiry)
+for the people who asked most.
 
 How they stay correct as leads arrive and change (`refresh`, run by every
 report before it reads):
@@ -37,7 +39,7 @@ from webapp.leads.report_sql import (ReportSettings, business_clock, first_conta
 from webapp.leads.timezones import IST, ist_day_start
 
 SETTLE_SECONDS = 60  # longer than any transaction that inserts a lead or an activity may stay open
-IN_FLIGHT = 1000
+IN_FLIGHT = 100  # more ids than can be handed out and not yet committed at once (threads × workers × hosts)
 BUILD_DAYS_AT_ONCE = 31  # one query per month of leads: well inside the statement timeout
 EPOCH_DAY = date(1970, 1, 1)
 GROUPS = ("source", "campaign", "car_model")
@@ -52,19 +54,20 @@ class ReportDay(db.Model):
     settings: Mapped[str]  # the SLA and business hours it was built with
     leads: Mapped[int]
     facts: Mapped[str] = mapped_column(sa.Text)
+    contact_seconds: Mapped[bytes] = mapped_column(sa.LargeBinary)  # see DayFacts.packed_seconds
     built_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class ReportLead(db.Model):
-    """One lead, narrow: what the reports need across many days (percentiles, the people who asked most)."""
+class ReportRepeat(db.Model):
+    """One repeat enquiry: its day and the person's first enquiry (for the people who asked most)."""
 
-    __tablename__ = "report_leads"
+    __tablename__ = "report_repeats"
+    # The range's repeats per person, counted from an index alone (the planner picks it for long ranges).
+    __table_args__ = (sa.Index("ix_report_repeats_repeat_of_day", "repeat_of", "day"),)
 
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     lead_id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    owner_id: Mapped[int | None]
-    seconds: Mapped[float | None] = mapped_column(sa.Float)  # business seconds to first contact; None: not yet
-    repeat_of: Mapped[int | None] = mapped_column(BigId)
+    repeat_of: Mapped[int] = mapped_column(BigId)
 
 
 class ReportMarks(db.Model):
@@ -102,7 +105,7 @@ def refresh(period: ReportRange, settings: ReportSettings, now: datetime) -> Non
 
 def _first_marks() -> ReportMarks:
     # No day is summed yet, so nothing before now can have changed one; only leads in flight right now could be
-    # missed, and far fewer than IN_FLIGHT ids can be handed out and not yet committed at once.
+    # missed, and they are among the last IN_FLIGHT ids.
     lead_mark = max(db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Lead.id), 0))) - IN_FLIGHT, 0)
     activity_mark = max(db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(LeadActivity.id), 0))) - IN_FLIGHT, 0)
     marks = ReportMarks(id=1, lead_mark=lead_mark, activity_mark=activity_mark, next_lead_mark=lead_mark,
@@ -114,7 +117,8 @@ def _first_marks() -> ReportMarks:
 def rebuild(settings: ReportSettings, now: datetime) -> int:
     """Forget every summary and build every day from the first lead to today; how many days were built."""
     db.session.execute(sa.delete(ReportDay))
-    db.session.execute(sa.delete(ReportLead))
+    db.session.execute(sa.delete(ReportRepeat))
+    db.session.execute(sa.delete(ReportMarks))  # nothing is summed: start the marks afresh
     first = db.session.scalar(sa.select(sa.func.min(Lead.created_at)))
     today = now.astimezone(IST).date()
     period = ReportRange(first.astimezone(IST).date() if first else today, today)
@@ -135,7 +139,7 @@ def _changed_days(marks: ReportMarks) -> set[date]:
 def _forget(days: set[date]) -> None:
     if days:
         db.session.execute(sa.delete(ReportDay).where(ReportDay.day.in_(days)))
-        db.session.execute(sa.delete(ReportLead).where(ReportLead.day.in_(days)))
+        db.session.execute(sa.delete(ReportRepeat).where(ReportRepeat.day.in_(days)))
 
 
 def _build_missing(period: ReportRange, settings: ReportSettings) -> None:
@@ -168,9 +172,9 @@ def _build(first: date, last: date, settings: ReportSettings, wanted: str) -> No
         facts[EPOCH_DAY + timedelta(days=int(row[0]))].add(*row[1:])
     now = datetime.now(IST)
     db.session.execute(sa.insert(ReportDay), [
-        {"day": day, "settings": wanted, "leads": facts[day].leads, "facts": facts[day].to_json(), "built_at": now}
+        {"day": day, "settings": wanted, "leads": facts[day].leads, "facts": facts[day].to_json(),
+         "contact_seconds": facts[day].packed_seconds(), "built_at": now}
         for day in ReportRange(first, last).each_day()])
-    # The narrow copy is written by the database itself, without a round trip through Python.
-    columns = ("day", "lead_id", "owner_id", "seconds", "repeat_of")
-    db.session.execute(sa.insert(ReportLead).from_select(columns, sa.select(
-        ist_date(Lead.created_at, dialect), Lead.id, Lead.owner_id, seconds, Lead.repeat_of).where(received)))
+    # Written by the database itself, without a round trip through Python.
+    db.session.execute(sa.insert(ReportRepeat).from_select(("day", "lead_id", "repeat_of"), sa.select(
+        ist_date(Lead.created_at, dialect), Lead.id, Lead.repeat_of).where(received, Lead.repeat_of.is_not(None))))

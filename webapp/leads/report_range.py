@@ -5,10 +5,21 @@ from datetime import date, datetime, timedelta
 from webapp.leads.search import LeadFilters
 from webapp.leads.timezones import IST, ist_day_start
 
+DAILY_UP_TO = 92  # longer ranges are shown by week, and beyond a year by month: 730 bars help nobody
+WEEKLY_UP_TO = 366
 MAX_DAYS = 1100  # three years: a longer range is cut to its last MAX_DAYS days rather than refused
 DEFAULT_PRESET = "last_7_days"
 PRESETS = {"today": "Today", "yesterday": "Yesterday", "last_7_days": "Last 7 days", "last_30_days": "Last 30 days",
            "this_month": "This month", "last_month": "Last month"}
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Some consecutive days of a range shown as one bar or row: a day, a week (Monday on) or a month."""
+
+    first: date
+    last: date
+    label: str  # "2026-11-28" (a day, or the first day of a week) or "2026-11" (a month)
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,29 @@ class ReportRange:
     def previous(self) -> "ReportRange":
         """The same number of days just before this range (the faint line on the leads-per-day chart)."""
         return ReportRange(self.first - timedelta(days=self.days), self.first - timedelta(days=1))
+
+    @property
+    def unit(self) -> str:
+        """What one bar of the per-period charts covers: "day", "week" or "month"."""
+        if self.days <= DAILY_UP_TO:
+            return "day"
+        return "week" if self.days <= WEEKLY_UP_TO else "month"
+
+    def buckets(self) -> list[Bucket]:
+        """The range cut into days, weeks or months (see `unit`), the first and last clipped to the range."""
+        buckets, start = [], self.first
+        while start <= self.last:
+            if self.unit == "day":
+                end = start
+            elif self.unit == "week":
+                end = start + timedelta(days=6 - start.weekday())
+            else:
+                end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+            end = min(end, self.last)
+            label = f"{start:%Y-%m}" if self.unit == "month" else start.isoformat()
+            buckets.append(Bucket(start, end, label))
+            start = end + timedelta(days=1)
+        return buckets
 
     def each_day(self) -> list[date]:
         """Every day of the range, in order."""

@@ -4,9 +4,8 @@ Overall, per IST day and per owner. A lead counts towards the share once it is
 due: contacted (in time or late), or not contacted and already past the SLA
 (report_sql.contact_condition, which the lead list's `contact` filter uses too).
 Percentiles interpolate like PostgreSQL's percentile_cont: a day's are kept in
-its summary; for the range, PostgreSQL computes them over report_leads
-in one pass (grouping sets); SQLite has no percentile function, so there the
-contact times come to Python (SQLite serves small desks).
+its summary; the range's are selected from the days' sorted contact times
+(report_facts.select_percentile), on SQLite and PostgreSQL alike.
 """
 import math
 from collections import defaultdict
@@ -17,13 +16,9 @@ import sqlalchemy as sa
 
 from webapp.auth.models import User
 from webapp.extensions import db
-from webapp.leads.report_days import ReportLead
-from webapp.leads.report_facts import DayFacts, percentile
-from webapp.leads.report_range import ReportRange
+from webapp.leads.report_facts import DayFacts, select_percentile
+from webapp.leads.report_range import Bucket, ReportRange
 from webapp.leads.report_sql import ReportSettings
-
-ALL = "all"  # the percentiles of every owner's leads together
-
 
 @dataclass
 class Speed:
@@ -50,10 +45,10 @@ class Speed:
 
 @dataclass
 class SpeedReport:
-    """Speed to lead overall, per IST day (every day of the range) and per owner (slowest first)."""
+    """Speed to lead overall, per bucket of the range (days, weeks or months) and per owner (slowest first)."""
 
     overall: Speed
-    days: dict[date, Speed]
+    buckets: list[tuple[Bucket, Speed]]
     owners: list[tuple[int | None, str, Speed]] = field(default_factory=list)  # owner id (None: unassigned), name
 
 
@@ -61,26 +56,46 @@ def speed_to_lead(period: ReportRange, days: dict[date, DayFacts], settings: Rep
                   now: datetime) -> SpeedReport:
     """Counts and percentiles for the leads received in `period` (its days' summaries), as of `now`."""
     sla_seconds, clock_now = settings.sla_minutes * 60, settings.hours.clock(now)
-    overall, owners, per_day = Speed(), defaultdict(Speed), {}
+    overall, owners, per_day = Speed(), defaultdict(Speed), defaultdict(Speed)
+    runs: dict = defaultdict(list)  # owner id -> that owner's sorted contact times, one run per day
     for day, facts in days.items():
-        per_day[day] = Speed(median_minutes=_minutes(facts.median), p90_minutes=_minutes(facts.p90))
         for key, owner in facts.owners.items():
+            owner_id = int(key) if key else None
             # Late without a contact yet: the same test as report_sql.contact_condition("late"), at `now`.
             overdue = sum(1 for arrived in owner.waiting if clock_now - arrived > sla_seconds)
-            for speed in (overall, owners[int(key) if key else None], per_day[day]):
+            for speed in (overall, owners[owner_id], per_day[day]):
                 speed.leads += owner.leads
                 speed.contacted += owner.contacted
                 speed.in_time += owner.in_time
                 speed.late += owner.contacted - owner.in_time + overdue
-    percentiles = _postgresql_percentiles if db.session.get_bind().dialect.name == "postgresql" else \
-        _python_percentiles
-    for owner_id, median, p90 in percentiles(period):
-        speed = overall if owner_id is ALL else owners[owner_id]
-        speed.median_minutes, speed.p90_minutes = _minutes(median), _minutes(p90)
+            runs[owner_id].append(owner.seconds)
+    everyone = [run for owner_runs in runs.values() for run in owner_runs]
+    overall.median_minutes, overall.p90_minutes = (_minutes(select_percentile(everyone, fraction))
+                                                   for fraction in (0.5, 0.9))
+    for owner_id, owner_runs in runs.items():
+        owners[owner_id].median_minutes, owners[owner_id].p90_minutes = (
+            _minutes(select_percentile(owner_runs, fraction)) for fraction in (0.5, 0.9))
+    buckets = []
+    for bucket in period.buckets():
+        bucket_days = ReportRange(bucket.first, bucket.last).each_day()
+        speed = Speed()
+        for day in bucket_days:
+            _add(speed, per_day[day])
+        bucket_runs = [owner.seconds for day in bucket_days for owner in days[day].owners.values()]
+        speed.median_minutes, speed.p90_minutes = (_minutes(select_percentile(bucket_runs, fraction))
+                                                   for fraction in (0.5, 0.9))
+        buckets.append((bucket, speed))
     names = _names(owners)
     ranked = [(owner_id, names.get(owner_id, "Unassigned"), speed)
               for owner_id, speed in sorted(owners.items(), key=_slowest_first)]
-    return SpeedReport(overall=overall, days=per_day, owners=ranked)
+    return SpeedReport(overall=overall, buckets=buckets, owners=ranked)
+
+
+def _add(total: Speed, part: Speed) -> None:
+    total.leads += part.leads
+    total.contacted += part.contacted
+    total.in_time += part.in_time
+    total.late += part.late
 
 
 def _minutes(seconds: float | None) -> float | None:
@@ -97,33 +112,3 @@ def _slowest_first(item: tuple[int | None, Speed]):
     owner_id, speed = item
     median = speed.median_minutes if speed.median_minutes is not None else math.inf  # nobody contacted: slowest
     return -median, -speed.not_contacted, owner_id or 0
-
-
-def _in_period(period: ReportRange):
-    return ReportLead.day.between(period.first, period.last)
-
-
-def _postgresql_percentiles(period: ReportRange):
-    """(owner id, or ALL for everyone; median; p90) in business seconds, in one pass (grouping sets)."""
-    db.session.execute(sa.text("SET LOCAL work_mem = '64MB'"))  # a million contact times sort in memory
-    times = ReportLead
-    rows = db.session.execute(sa.select(
-        sa.func.grouping(times.owner_id), times.owner_id,
-        sa.func.percentile_cont(0.5).within_group(times.seconds),
-        sa.func.percentile_cont(0.9).within_group(times.seconds),
-    ).where(_in_period(period), times.seconds.is_not(None)).group_by(sa.func.grouping_sets(sa.tuple_(), sa.tuple_(times.owner_id))))
-    for everyone, owner_id, median, p90 in rows:
-        yield (ALL if everyone else owner_id), median, p90
-
-
-def _python_percentiles(period: ReportRange):
-    """The same as _postgresql_percentiles (SQLite has no percentile function)."""
-    groups: dict = defaultdict(list)
-    for owner_id, seconds in db.session.execute(
-            sa.select(ReportLead.owner_id, ReportLead.seconds).where(_in_period(period),
-                                                                 ReportLead.seconds.is_not(None))):
-        groups[ALL].append(seconds)
-        groups[owner_id].append(seconds)
-    for owner_id, values in groups.items():
-        values.sort()
-        yield owner_id, percentile(values, 0.5), percentile(values, 0.9)

@@ -3,9 +3,12 @@
 A cell that counts leads carries the lead-list filters that select exactly
 those leads, so a click opens them and a test can check the two agree.
 """
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from webapp.leads.export import neutralize_cell
 from webapp.leads.pipeline import LOST_REASONS
 from webapp.leads.report_speed import Speed
 from webapp.leads.reports import Funnel, Reports, top_and_other
@@ -45,7 +48,7 @@ def _minutes(value: float | None) -> float | None:
 def report_tables(reports: Reports) -> list[Table]:
     """Every table of the page, in page order."""
     dates = reports.period.to_args()
-    return [leads_per_day(reports), speed_overall(reports, dates), speed_by_day(reports),
+    return [leads_over_time(reports), speed_overall(reports, dates), speed_by_day(reports),
             speed_by_person(reports, dates), funnel(reports, dates),
             funnel_by(reports.by_source, "funnel-by-source", "Funnel by source", "Source", "source", dates),
             funnel_by(reports.by_campaign, "funnel-by-campaign", "Funnel by campaign", "Campaign", "campaign", dates),
@@ -55,22 +58,27 @@ def report_tables(reports: Reports) -> list[Table]:
             repeats(reports, dates), askers(reports)]
 
 
-def _day(day: date, **filters) -> dict[str, str]:
-    return {"date_from": day.isoformat(), "date_to": day.isoformat(), **filters}
+def _dates(first: date, last: date, **filters) -> dict[str, str]:
+    return {"date_from": first.isoformat(), "date_to": last.isoformat(), **filters}
 
 
-def leads_per_day(reports: Reports) -> Table:
-    """Leads per day stacked by source, with the previous period's total."""
-    daily = reports.daily
-    table = Table("leads-per-day", "Leads per day", ["Day", *daily.sources, "Total", "Previous period"],
-                  chart={"type": "bar", "stacked": True, "series": list(range(1, len(daily.sources) + 1)),
-                         "line": len(daily.sources) + 2})
-    previous_first = reports.period.previous().first
-    for position, day in enumerate(daily.days):
-        counts = [Cell(daily.counts[source][position], _day(day, source=source)) for source in daily.sources]
-        earlier = previous_first + timedelta(days=position)
-        table.rows.append([Cell(day.isoformat()), *counts, Cell(sum(cell.value for cell in counts), _day(day)),
-                           Cell(daily.previous[position], _day(earlier))])
+UNIT_COLUMNS = {"day": "Day", "week": "Week from", "month": "Month"}
+
+
+def leads_over_time(reports: Reports) -> Table:
+    """Leads per day (or week, or month) stacked by source, with the previous period's total."""
+    over_time, unit = reports.over_time, reports.period.unit
+    sources = over_time.sources
+    table = Table("leads-per-day", f"Leads per {unit}", [UNIT_COLUMNS[unit], *sources, "Total", "Previous period"],
+                  chart={"type": "bar", "stacked": True, "series": list(range(1, len(sources) + 1)),
+                         "line": len(sources) + 2})
+    shift = timedelta(days=reports.period.days)
+    for position, bucket in enumerate(over_time.buckets):
+        counts = [Cell(over_time.counts[source][position], _dates(bucket.first, bucket.last, source=source))
+                  for source in sources]
+        table.rows.append([Cell(bucket.label), *counts,
+                           Cell(sum(cell.value for cell in counts), _dates(bucket.first, bucket.last)),
+                           Cell(over_time.previous[position], _dates(bucket.first - shift, bucket.last - shift))])
     return table
 
 
@@ -92,11 +100,12 @@ def speed_overall(reports: Reports, dates: dict) -> Table:
 
 
 def speed_by_day(reports: Reports) -> Table:
-    """Speed to lead per day: the median as bars, the 90th percentile as a line."""
-    table = Table("speed-by-day", "Speed to lead per day", ["Day", *SPEED_COLUMNS],
+    """Speed to lead per day (or week, or month): the median as bars, the 90th percentile as a line."""
+    unit = reports.period.unit
+    table = Table("speed-by-day", f"Speed to lead per {unit}", [UNIT_COLUMNS[unit], *SPEED_COLUMNS],
                   chart={"type": "bar", "series": [3], "line": 4})
-    for day, speed in reports.speed.days.items():
-        table.rows.append([Cell(day.isoformat()), *_speed_cells(speed, _day(day))])
+    for bucket, speed in reports.speed.buckets:
+        table.rows.append([Cell(bucket.label), *_speed_cells(speed, _dates(bucket.first, bucket.last))])
     return table
 
 
@@ -185,3 +194,14 @@ def askers(reports: Reports) -> Table:
         table.rows.append([Cell(asker.name, lead_id=asker.first_lead_id),
                            Cell(asker.first_asked.strftime("%Y-%m-%d %H:%M")), Cell(asker.repeats)])
     return table
+
+
+def table_csv(table: Table) -> str:
+    """The table as CSV for Excel (UTF-8 with a BOM), cells a spreadsheet would run as formulas neutralised."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow([neutralize_cell(column) for column in table.columns])
+    for row in table.rows:
+        writer.writerow(["" if cell.value is None else neutralize_cell(cell.value) for cell in row])
+    return buffer.getvalue()

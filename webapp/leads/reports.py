@@ -8,15 +8,15 @@ agree: a lead's source is `source`, its funnel stage `stage`, a speed count `con
 """
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.leads.models import Lead
-from webapp.leads.report_days import ReportDay, ReportLead, refresh
+from webapp.leads.report_days import ReportDay, ReportRepeat, refresh
 from webapp.leads.report_facts import GROUPS, DayFacts
-from webapp.leads.report_range import ReportRange
+from webapp.leads.report_range import Bucket, ReportRange
 from webapp.leads.report_speed import SpeedReport, speed_to_lead
 from webapp.leads.report_sql import ReportSettings
 from webapp.leads.timezones import to_ist
@@ -46,13 +46,13 @@ class Funnel:
 
 
 @dataclass
-class DailyLeads:
-    """Leads per IST day, by source, and the previous period's totals day by day."""
+class LeadsOverTime:
+    """Leads per day (week, month: see ReportRange.unit), by source, and the previous period's totals."""
 
-    days: list[date]
+    buckets: list[Bucket]
     sources: list[str]  # most leads first
-    counts: dict[str, list[int]]  # source -> count per day
-    previous: list[int]
+    counts: dict[str, list[int]]  # source -> count per bucket
+    previous: list[int]  # the same buckets one period earlier
 
 
 @dataclass
@@ -70,7 +70,7 @@ class Reports:
     """Everything on the reports page for one range."""
 
     period: ReportRange
-    daily: DailyLeads
+    over_time: LeadsOverTime
     speed: SpeedReport
     total: Funnel
     by_source: list[Funnel]
@@ -98,7 +98,7 @@ def build_reports(period: ReportRange, settings: ReportSettings, now: datetime) 
                     total.add(Funnel(None, *counts[:5]))
         lost_reasons.update(facts.lost_reasons)
     repeats = sum(counts[5] for facts in days.values() for counts in facts.groups["source"].values())
-    return Reports(period=period, daily=leads_per_day(period, days), speed=speed_to_lead(period, days, settings, now),
+    return Reports(period=period, over_time=leads_over_time(period, days), speed=speed_to_lead(period, days, settings, now),
                    total=total, by_source=_ranked(by["source"]), by_campaign=_ranked(by["campaign"]),
                    by_model=_ranked(by["car_model"]), lost_reasons=dict(lost_reasons.most_common()),
                    repeats=repeats, askers=top_askers(period))
@@ -106,8 +106,9 @@ def build_reports(period: ReportRange, settings: ReportSettings, now: datetime) 
 
 def read_days(period: ReportRange) -> dict[date, DayFacts]:
     """The stored summary of each day of `period` (an empty one for days still to come)."""
-    stored = {day: DayFacts.from_json(facts) for day, facts in db.session.execute(
-        sa.select(ReportDay.day, ReportDay.facts).where(ReportDay.day.between(period.first, period.last)))}
+    stored = {day: DayFacts.from_json(facts, packed) for day, facts, packed in db.session.execute(
+        sa.select(ReportDay.day, ReportDay.facts, ReportDay.contact_seconds)
+        .where(ReportDay.day.between(period.first, period.last)))}
     return {day: stored.get(day) or DayFacts() for day in period.each_day()}
 
 
@@ -125,27 +126,31 @@ def top_and_other(funnels: list[Funnel], top: int = TOP) -> tuple[list[Funnel], 
     return funnels[:top], other
 
 
-def leads_per_day(period: ReportRange, days: dict[date, DayFacts]) -> DailyLeads:
-    """Leads per IST day and source in `period`, with the previous period's daily totals."""
+def leads_over_time(period: ReportRange, days: dict[date, DayFacts]) -> LeadsOverTime:
+    """Leads per bucket and source in `period`, with the previous period's totals per bucket."""
     previous = period.previous()
     earlier = {day: leads for day, leads in db.session.execute(sa.select(ReportDay.day, ReportDay.leads).where(
         ReportDay.day.between(previous.first, previous.last)))}
-    counts: dict[str, list[int]] = defaultdict(lambda: [0] * period.days)
-    for position, facts in enumerate(days.values()):
-        for source, source_counts in facts.groups["source"].items():
-            counts[source][position] += source_counts[0]
+    buckets = period.buckets()
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * len(buckets))
+    before = []
+    for position, bucket in enumerate(buckets):
+        for day in ReportRange(bucket.first, bucket.last).each_day():
+            for source, source_counts in days[day].groups["source"].items():
+                counts[source][position] += source_counts[0]
+        shifted = ReportRange(bucket.first - timedelta(days=period.days), bucket.last - timedelta(days=period.days))
+        before.append(sum(earlier.get(day, 0) for day in shifted.each_day()))
     sources = sorted(counts, key=lambda source: (-sum(counts[source]), source))
-    return DailyLeads(days=list(days), sources=sources, counts={source: counts[source] for source in sources},
-                      previous=[earlier.get(day, 0) for day in previous.each_day()])
+    return LeadsOverTime(buckets=buckets, sources=sources, counts={source: counts[source] for source in sources},
+                         previous=before)
 
 
 def top_askers(period: ReportRange, limit: int = TOP_ASKERS) -> list[Asker]:
     """The people with the most repeat enquiries in the range (their first may be earlier), most first."""
     count = sa.func.count().label("repeats")
     top = db.session.execute(
-        sa.select(ReportLead.repeat_of, count).where(ReportLead.day.between(period.first, period.last),
-                                                     ReportLead.repeat_of.is_not(None))
-        .group_by(ReportLead.repeat_of).order_by(count.desc(), ReportLead.repeat_of).limit(limit)).all()
+        sa.select(ReportRepeat.repeat_of, count).where(ReportRepeat.day.between(period.first, period.last))
+        .group_by(ReportRepeat.repeat_of).order_by(count.desc(), ReportRepeat.repeat_of).limit(limit)).all()
     ids = [lead_id for lead_id, _ in top]
     firsts = {lead.id: lead for lead in db.session.scalars(sa.select(Lead).where(Lead.id.in_(ids)))} if ids else {}
     return [Asker(first_lead_id=lead_id, name=firsts[lead_id].name, first_asked=to_ist(firsts[lead_id].created_at),
