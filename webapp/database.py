@@ -2,6 +2,7 @@
 
 It imports nothing of ours but `webapp.extensions`, so any module may import it.
 """
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -62,6 +63,15 @@ def is_outage(error: Exception) -> bool:
     # connection as invalidated, which no constraint or data error ever does.
     return isinstance(error, DB_OUTAGE_ERRORS) or (isinstance(error, sa_exc.DBAPIError)
                                                    and error.connection_invalidated)
+
+
+def log_background_failure(log: logging.Logger, what: str, error: Exception, retry_seconds: float) -> None:
+    """Log a background thread's failed round once: a database outage as one warning line (it is expected
+    and the round is retried), anything else with its traceback."""
+    if is_outage(error):
+        log.warning("%s: database unavailable (%s); retrying every %s s", what, type(error).__name__, retry_seconds)
+    else:
+        log.error("%s: failed; retrying every %s s", what, retry_seconds, exc_info=error)
 
 
 def rollback_quietly() -> None:

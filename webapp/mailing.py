@@ -17,6 +17,7 @@ import flask_mail
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from webapp.database import log_background_failure
 from webapp.extensions import db
 from webapp.leads.escalation import escalate_late_leads
 from webapp.leads.outbox import Mail, send_due_mails, unsent_count
@@ -113,9 +114,9 @@ class MailSender:
             try:
                 work_once(self.app)
                 failing = False
-            except Exception:  # the thread must outlive any failure (a database outage, a bad row)
+            except Exception as error:  # the thread must outlive any failure (a database outage, a bad row)
                 if not failing:
-                    log.exception("mail: sending failed; retrying every %s s", self.interval)
+                    log_background_failure(log, "mail", error, self.interval)
                 failing = True
             self._wake.wait(self.interval)
 

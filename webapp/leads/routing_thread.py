@@ -13,6 +13,7 @@ import weakref
 
 from flask import Flask
 
+from webapp.database import log_background_failure
 from webapp.extensions import db
 from webapp.leads.routing import route_pending_leads
 
@@ -75,9 +76,9 @@ class Router:
                         pass  # again while there was work: a backlog is routed batch after batch
                     db.session.remove()
                 failing = False
-            except Exception:  # the thread must outlive any failure; a database outage is logged once
+            except Exception as error:  # the thread must outlive any failure; it is logged once
                 if not failing:
-                    log.exception("router: routing failed; retrying every %s s", self.interval)
+                    log_background_failure(log, "router", error, self.interval)
                 failing = True
             self._wake.wait(self.interval)
 
