@@ -5,6 +5,7 @@ from webapp.admin import bp
 from webapp.audit import ACTIONS, audit, audit_events
 from webapp.auth.access import role_required
 from webapp.extensions import db
+from webapp.intake.idempotency import REPLAYED
 from webapp.intake.intake_log import OUTCOMES, REPAIRED, SPOOLED, IntakeEvent, outcome_counts, recent_events
 from webapp.database import MAX_ROW_ID
 from webapp.leads.recovery import NotRecoverable, recover_lead
@@ -29,7 +30,7 @@ def intake_log():
     outcome = request.args.get("outcome") or None
     events = recent_events(outcome=outcome, before_id=_page_arg("before"), limit=PAGE_SIZE)
     return render_template("admin/intake_log.html", events=events, outcome=outcome, counts=outcome_counts(),
-                           outcomes=sorted(set(OUTCOMES.values()) | {SPOOLED, REPAIRED}),
+                           outcomes=sorted(set(OUTCOMES.values()) | {SPOOLED, REPAIRED, REPLAYED}),
                            backlog=intake_of(current_app).spool.backlog(),
                            next_before=events[-1].id if len(events) == PAGE_SIZE else None)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from flask import Request, Response
 
+from webapp.intake.idempotency import REPLAYED
 from webapp.intake.intake_log import SPOOLED, outcome_for
 from webapp.request_ids import REQUEST_ID_HEADER, request_id_for
 
@@ -40,6 +41,7 @@ class IntakeOutcome:
     headers: dict[str, str] = field(default_factory=dict)
     lead_id: int | None = None
     intake_id: str | None = None  # set once the lead was received: its intake-log row is written with it
+    replayed: bool = False  # an Idempotency-Key retry: answered again, its own intake-log row says so
 
     @classmethod
     def begin(cls, request: Request) -> "IntakeOutcome":
@@ -50,6 +52,8 @@ class IntakeOutcome:
     @property
     def name(self) -> str:
         """The intake log's word for it: `stored`, `spooled`, `invalid`, `bad_key`, …"""
+        if self.replayed:
+            return REPLAYED
         if self.intake_id and self.lead_id is None:
             return SPOOLED
         return outcome_for(self.status)
@@ -58,10 +62,11 @@ class IntakeOutcome:
         """Milliseconds since the request reached the webhook."""
         return (time.perf_counter() - self.started) * 1000
 
-    def received(self, lead_id: int | None, intake_id: str, reason: str | None, message: str) -> None:
-        """The lead is stored (`lead_id`) or spooled (None): a 201 with `message`."""
+    def received(self, lead_id: int | None, intake_id: str, reason: str | None, message: str,
+                 replayed: bool = False) -> None:
+        """The lead is stored (`lead_id`), spooled (None) or was stored by an earlier try (`replayed`): a 201."""
         self.status, self.message, self.reason = 201, message, reason
-        self.lead_id, self.intake_id = lead_id, intake_id
+        self.lead_id, self.intake_id, self.replayed = lead_id, intake_id, replayed
 
     def refused(self, status: int, error: str, headers: dict[str, str] | None = None) -> None:
         """Answer `status` with `{"error": error}`."""

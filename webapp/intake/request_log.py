@@ -30,10 +30,10 @@ def log_outcome(engine: sa.Engine, outcome: IntakeOutcome, request: Request, con
     duration_ms = outcome.elapsed_ms()
     log.info("webhook outcome=%s status=%s duration_ms=%.1f lead_id=%s key=%s ip=%s reason=%r", outcome.name,
              outcome.status, duration_ms, outcome.lead_id, outcome.key_label, outcome.source_ip, outcome.reason)
-    if outcome.intake_id:  # a received lead's row was written with it (or is in its spool file)
+    if outcome.intake_id and not outcome.replayed:  # a received lead's row was written with it (or is spooled)
         return
     values = dict(event_values(outcome), status=outcome.status, outcome=outcome.name, reason=outcome.reason,
-                  duration_ms=round(duration_ms, 1))
+                  duration_ms=round(duration_ms, 1), lead_id=outcome.lead_id, intake_id=outcome.intake_id)
     if outcome.status in KEEP_BODY_STATUSES and outcome.key_label:
         values.update(event_values(outcome, _rejected_body(request, config), config["INTAKE_BODY_CAP"]))
     try:

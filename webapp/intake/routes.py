@@ -2,6 +2,7 @@
 from flask import current_app, request
 
 from webapp.intake.errors import refusal_for
+from webapp.intake.idempotency import HEADER as IDEMPOTENCY_HEADER, intake_id_for
 from webapp.intake.keyring import check_api_key, require_valid_key
 from webapp.intake.outcome import IntakeOutcome
 from webapp.intake.parts import Intake, intake_of
@@ -40,9 +41,11 @@ def take_lead(intake: Intake, outcome: IntakeOutcome) -> None:
     body = read_json_body(request)  # the 413, 415 or 400 of a body no lead can be read from
     submission = parse_submission(body.data, body.charset)
     kept = body.data if submission.repairs else None  # a repaired lead's intake-log row keeps what was sent
+    retry_id = intake_id_for(outcome.key_label, request.headers.get(IDEMPOTENCY_HEADER))  # a retry is stored once
     receipt = receive_lead(intake.engine, submission, "CarDekho", intake.spool, intake.breaker,
-                           event_values(outcome, kept, current_app.config["INTAKE_BODY_CAP"]), outcome.started)
-    outcome.received(receipt.lead_id, receipt.intake_id, receipt.reason, SUCCESS_MESSAGE)
+                           event_values(outcome, kept, current_app.config["INTAKE_BODY_CAP"]), outcome.started,
+                           retry_id)
+    outcome.received(receipt.lead_id, receipt.intake_id, receipt.reason, SUCCESS_MESSAGE, receipt.replayed)
     if not receipt.spooled:
         intake.keyring.note_use(outcome.key_label)
         for wake in intake.after_store:  # e.g. the drainer: the database takes inserts, move spooled leads now

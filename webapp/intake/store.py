@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.database import first_row_on_driver, is_outage, utcnow
 from webapp.intake.breaker import CircuitBreaker
+from webapp.intake.idempotency import REPLAY_REASON, REPLAY_WINDOW, earlier_lead, free_expired_key
 from webapp.intake.intake_log import REPAIRED, SPOOLED, SPOOLED_REASON, IntakeEvent, event_values, spoolable_event
 from webapp.intake.spool import Spool, SpooledLead
 from webapp.leads.models import Lead
@@ -29,6 +30,7 @@ class Receipt:
     received_at: datetime
     lead_id: int | None
     reason: str | None = None  # as in its intake-log row: what was repaired, that it was spooled
+    replayed: bool = False  # a retry under an Idempotency-Key: `lead_id` is the lead stored the first time
 
     @property
     def spooled(self) -> bool:
@@ -37,7 +39,8 @@ class Receipt:
 
 
 def receive_lead(engine: sa.Engine, submission: LeadSubmission, platform: str, spool: Spool,
-                 breaker: CircuitBreaker, event: dict | None = None, started: float | None = None) -> Receipt:
+                 breaker: CircuitBreaker, event: dict | None = None, started: float | None = None,
+                 idempotent_id: str | None = None) -> Receipt:
     """Store a lead now, or keep it in the spool while the database cannot take it.
 
     `event` (intake log columns) is written with the lead, atomically, or kept in
@@ -46,8 +49,10 @@ def receive_lead(engine: sa.Engine, submission: LeadSubmission, platform: str, s
     at once. Raises `SpoolUnavailable` only when the database failed and the
     spool could not write either. The spooled copy carries the same `intake_id`,
     so if the failed insert did commit after all, the drain does not store it twice.
+    `idempotent_id` (webapp.intake.idempotency) replaces the random intake id: a lead
+    already stored under it within the replay window is answered again, not stored.
     """
-    intake_id, received_at = new_intake_id(), utcnow()
+    intake_id, received_at = idempotent_id or new_intake_id(), utcnow()
     outcome = REPAIRED if submission.repairs else "stored"
     event = dict(event or {}, intake_id=intake_id, received_at=received_at, status=201, outcome=outcome,
                  reason=submission.repair_note)
@@ -57,6 +62,8 @@ def receive_lead(engine: sa.Engine, submission: LeadSubmission, platform: str, s
     try:
         lead_id = insert_lead(engine, lead_columns(submission, platform, received_at, intake_id),
                               dict(event, duration_ms=_elapsed_ms(started)))
+        if lead_id is None and idempotent_id:
+            return _replay_or_store(engine, submission, platform, event, started, breaker)
     except sa_exc.SQLAlchemyError as error:
         if not is_outage(error):
             breaker.succeeded()  # the database answered; it refused this lead
@@ -66,6 +73,25 @@ def receive_lead(engine: sa.Engine, submission: LeadSubmission, platform: str, s
         return _spool_lead(spool, submission, platform, event, started, cause)
     breaker.succeeded()
     return Receipt(intake_id, received_at, lead_id, submission.repair_note)
+
+
+def _replay_or_store(engine: sa.Engine, submission: LeadSubmission, platform: str, event: dict,
+                     started: float | None, breaker: CircuitBreaker) -> Receipt:
+    """The intake id is taken: the first answer again within the window, else a new lead under that id."""
+    intake_id, received_at = event["intake_id"], event["received_at"]
+    for _ in range(2):  # a concurrent retry may take the freed key first: then it is a replay after all
+        earlier = earlier_lead(engine, intake_id)
+        if earlier is not None and received_at - earlier[1] < REPLAY_WINDOW:
+            breaker.succeeded()
+            return Receipt(intake_id, received_at, earlier[0], REPLAY_REASON, replayed=True)
+        if earlier is not None:
+            free_expired_key(engine, earlier[0], intake_id)
+        lead_id = insert_lead(engine, lead_columns(submission, platform, received_at, intake_id),
+                              dict(event, duration_ms=_elapsed_ms(started)))
+        if lead_id is not None:
+            breaker.succeeded()
+            return Receipt(intake_id, received_at, lead_id, submission.repair_note)
+    raise sa_exc.InvalidRequestError(f"intake id {intake_id} is neither free nor stored")
 
 
 def _spool_lead(spool: Spool, submission: LeadSubmission, platform: str, event: dict, started: float | None,
