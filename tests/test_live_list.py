@@ -116,10 +116,9 @@ def test_the_list_carries_the_live_url_with_its_filters_and_the_notify_button(cl
     assert '<script src="/static/js/live.js">' in html
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # query plans are PostgreSQL's
 def test_the_new_leads_question_is_an_index_seek_on_postgresql(app, client, desk):
     with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("query plans are PostgreSQL's")
         # 50,000 older leads, so the planner's choice is the one it makes on a real table.
         db.session.execute(sa.text(
             """INSERT INTO "mg-digital-leads" (platform, name, phone_number, car_model, payload, routed_at)

@@ -290,7 +290,7 @@ def test_a_new_workers_first_requests_arriving_together_all_get_their_answer(app
                 time.sleep(0.3)
             real_thread.__init__(self, *args, **kwargs)
 
-    monkeypatch.setattr("webapp.intake.drain.threading.Thread", SlowToStart)
+    monkeypatch.setattr("webapp.worker_thread.threading.Thread", SlowToStart)
     try:
         for sender in senders:
             sender.start()

@@ -7,10 +7,7 @@ own for larger installations. Without MAIL_SERVER mails are written to the log.
 Each round also escalates leads nobody contacted in time (webapp.leads.escalation).
 """
 import logging
-import os
 import smtplib
-import threading
-import weakref
 
 import click
 import flask_mail
@@ -21,6 +18,7 @@ from webapp.database import log_background_failure
 from webapp.extensions import db
 from webapp.leads.escalation import escalate_late_leads
 from webapp.leads.outbox import Mail, send_due_mails, unsent_count
+from webapp.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 mail_cli = AppGroup("mail", help="Mails from the outbox: send them, or see how many wait.")
@@ -64,69 +62,22 @@ def work_once(app: Flask) -> int:
     return report.sent
 
 
-class MailSender:
-    """A daemon thread per process that sends due mails every `interval` seconds, or sooner when nudged."""
+class MailSender(WorkerThread):
+    """Each process's thread that sends due mails every `interval` seconds, or sooner when nudged."""
+
+    name = "mail-sender"
 
     def __init__(self, app: Flask, interval: float):
-        self.app, self.interval = app, interval
-        self._pid: int | None = None
-        self._thread: threading.Thread | None = None
-        self._reset_after_fork()
-        os.register_at_fork(after_in_child=_reset_in_child(weakref.ref(self)))  # weak: tests build many apps
+        super().__init__(interval)
+        self.app = app
 
-    def _reset_after_fork(self) -> None:
-        # A lock or event copied from the parent may be in any state; the thread is gone.
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
+    def run_round(self) -> None:
+        """Escalate late leads, then send the due mails."""
+        work_once(self.app)
 
-    def ensure_running(self) -> None:
-        """Start this process's thread if it is not running (cheap when it is)."""
-        if self.interval <= 0 or self._running_here():
-            return
-        with self._lock:
-            if not self._running_here():
-                thread = threading.Thread(target=self.run, name="mail-sender", daemon=True)
-                thread.start()
-                self._thread = thread  # the thread before the pid: a request never sees our pid beside no thread
-                self._pid = os.getpid()
-
-    def _running_here(self) -> bool:
-        thread = self._thread
-        return self._pid == os.getpid() and thread is not None and thread.is_alive()
-
-    def nudge(self) -> None:
-        """Send soon: a mail was just queued."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Stop the loop (tests, and `mail work` on Ctrl-C)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None and self._pid == os.getpid() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=15)
-
-    def run(self) -> None:
-        """The loop: a round, then wait `interval` seconds (or a nudge); a failure is logged once per outage."""
-        failing = False
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                work_once(self.app)
-                failing = False
-            except Exception as error:  # the thread must outlive any failure (a database outage, a bad row)
-                if not failing:
-                    log_background_failure(log, "mail", error, self.interval)
-                failing = True
-            self._wake.wait(self.interval)
-
-
-def _reset_in_child(sender_ref):
-    def reset() -> None:
-        sender = sender_ref()
-        if sender is not None:
-            sender._reset_after_fork()
-    return reset
+    def report_failure(self, error: Exception) -> None:
+        """A database outage in one line; anything else with its traceback."""
+        log_background_failure(log, "mail", error, self.interval)
 
 
 def init_mailing(app: Flask) -> None:

@@ -4,24 +4,21 @@
 lead lands exactly once, even with several drainers at once: files are claimed
 by rename and inserted by unique intake id (see webapp.intake.spool).
 
-gunicorn forks workers, and a thread does not survive a fork: each worker
-starts its own drain thread on its first request (checked by PID), so it
-works with and without `--preload`.
+Each worker runs a drain thread (webapp.worker_thread), started on its first
+request.
 """
 import logging
-import os
-import threading
-import weakref
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from webapp.database import is_outage
+from webapp.database import is_outage, log_background_failure
 from webapp.intake.spool import Spool, SpooledLead
 from webapp.intake.store import insert_lead
 from webapp.leads.lead_row import lead_columns
 from webapp.leads.submission import InvalidSubmission, validate_submission
+from webapp.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -71,38 +68,14 @@ def drain_spool(spool: Spool, engine: sa.Engine, limit: int | None = None) -> Dr
     return result
 
 
-class SpoolDrainer:
-    """A daemon thread per process that drains the spool every `interval` seconds while it has a backlog."""
+class SpoolDrainer(WorkerThread):
+    """Each process's thread that drains the spool every `interval` seconds while it has a backlog."""
+
+    name = "spool-drainer"
 
     def __init__(self, spool: Spool, engine: sa.Engine, interval: float):
-        self.spool, self.engine, self.interval = spool, engine, interval
-        self._pid: int | None = None
-        self._thread: threading.Thread | None = None
-        self._reset_after_fork()
-        os.register_at_fork(after_in_child=_ResetAfterFork(self))
-
-    def _reset_after_fork(self) -> None:
-        # A lock or event copied from the parent may be in any state; the thread is gone.
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-
-    def ensure_running(self) -> None:
-        """Start this process's thread if it is not running (cheap when it is)."""
-        if self.interval <= 0 or self._running_here():
-            return
-        with self._lock:
-            if not self._running_here():
-                thread = threading.Thread(target=self._run, name="spool-drainer", daemon=True)
-                thread.start()
-                # The thread first, then the pid: a request thread checking without the lock must never
-                # see this process's pid beside no thread (that was an AttributeError, a 500, in a new worker).
-                self._thread = thread
-                self._pid = os.getpid()
-
-    def _running_here(self) -> bool:
-        thread = self._thread
-        return self._pid == os.getpid() and thread is not None and thread.is_alive()
+        super().__init__(interval)
+        self.spool, self.engine = spool, engine
 
     def nudge(self) -> None:
         """Drain soon if leads wait (called after a successful insert: the database is back)."""
@@ -110,31 +83,11 @@ class SpoolDrainer:
             self.ensure_running()
             self._wake.set()
 
-    def stop(self) -> None:
-        """Stop the thread (tests)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None and self._pid == os.getpid():
-            self._thread.join(timeout=10)
+    def run_round(self) -> None:
+        """Drain what waits."""
+        if self.spool.backlog().waiting:
+            drain_spool(self.spool, self.engine)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self.spool.backlog().waiting:
-                    drain_spool(self.spool, self.engine)
-            except Exception:  # the thread must outlive any one failure
-                log.exception("spool: drain failed")
-            self._wake.wait(self.interval)
-            self._wake.clear()
-
-
-class _ResetAfterFork:
-    """Called in a forked child: gives the drainer fresh locks, without keeping it alive (tests build many)."""
-
-    def __init__(self, drainer: SpoolDrainer):
-        self.drainer = weakref.ref(drainer)
-
-    def __call__(self) -> None:
-        drainer = self.drainer()
-        if drainer is not None:
-            drainer._reset_after_fork()
+    def report_failure(self, error: Exception) -> None:
+        """A database outage in one line; anything else with its traceback."""
+        log_background_failure(log, "spool", error, self.interval)
