@@ -19,7 +19,7 @@ user: $(VENV)/.runtime
 
 ## make test: install the test dependencies (Chromium for the browser tests, wrk for the bench smoke test), run the whole suite
 test: $(VENV)/.test browser wrk
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 ## make bench: a million demo leads on PostgreSQL (database raam_bench, Redis db 12, both cleaned up after),
 ## the webhook against a minimal and a typical one (wrk), the dashboard, the export; writes and prints bench/RESULTS.md
