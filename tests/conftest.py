@@ -316,3 +316,15 @@ def sign_in_as(make_user, auth):
         return auth
 
     return sign_in
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free loopback port, stopped at the end; `.messages` are what it got."""
+    from tests.servers import free_port
+    from tests.smtp import SmtpServer
+
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()

@@ -119,6 +119,11 @@ def start_gunicorn(port: int, env: dict, workers: int = 2, options: tuple[str, .
     """`gunicorn APP` (gunicorn.conf.py, then `options`) with `workers` workers on 127.0.0.1:port."""
     command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
                "--access-logfile", "-", "--error-logfile", "-", "--timeout", "30", *options, app]
+    return start_server("gunicorn", command, port, env)
+
+
+def start_server(what: str, command: list[str], port: int, env: dict) -> subprocess.Popen:
+    """Run `command` from the project's folder until it accepts connections on `port`; its output in `.log_file`."""
     # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe blocks every worker.
     log_file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log_file,
@@ -127,7 +132,7 @@ def start_gunicorn(port: int, env: dict, workers: int = 2, options: tuple[str, .
     try:
         wait_for_port(port)
     except TimeoutError:
-        pytest.fail("gunicorn did not start:\n" + stop(process))
+        pytest.fail(f"{what} did not start:\n" + stop(process))
     return process
 
 
@@ -382,12 +387,4 @@ class PrivatePostgres:
 
 def start_dev_server(port: int, env: dict) -> subprocess.Popen:
     """`python run.py` (Werkzeug's development server) on 127.0.0.1:port."""
-    log_file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
-    process = subprocess.Popen([sys.executable, "run.py"], cwd=ROOT, env={**os.environ, **env, "PORT": str(port)},
-                               stdout=log_file, stderr=subprocess.STDOUT, text=True)
-    process.log_file = log_file
-    try:
-        wait_for_port(port)
-    except TimeoutError:
-        pytest.fail("the development server did not start:\n" + stop(process))
-    return process
+    return start_server("the development server", [sys.executable, "run.py"], port, {**env, "PORT": str(port)})

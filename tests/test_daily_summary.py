@@ -4,8 +4,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.factories import add_lead
-from tests.servers import free_port
-from tests.smtp import SmtpServer
 from webapp.extensions import db
 from webapp.leads.models import Lead
 from webapp.leads.report_range import ReportRange
@@ -18,13 +16,6 @@ from webapp.mailing import work_once
 YESTERDAY = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)  # 10:30 IST
 NOW = datetime(2026, 11, 28, 3, 30, tzinfo=UTC)  # 09:00 IST the next morning
 
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

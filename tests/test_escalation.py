@@ -6,8 +6,6 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import add_lead
-from tests.servers import free_port
-from tests.smtp import SmtpServer
 from webapp.auth.models import User
 from webapp.extensions import db
 from webapp.leads import pipeline
@@ -18,13 +16,6 @@ from webapp.mailing import work_once
 
 T0 = datetime(2026, 11, 28, 8, 35, tzinfo=UTC)  # 14:05 IST, inside business hours (09:00-20:00)
 
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -6,21 +6,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import SAMPLE_LEAD
-from tests.servers import free_port
-from tests.smtp import SmtpServer
 from webapp.extensions import db
 from webapp.leads.outbox import OutboxMail
 from webapp.leads.routing import route_pending_leads
 from webapp.mailing import work_once
 
-
-@pytest.fixture
-def smtp():
-    """A running SMTP server; stopped at the end."""
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
