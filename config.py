@@ -41,6 +41,8 @@ def engine_options(url: str) -> dict:
             "pool_pre_ping": False,  # webapp.database pings only connections that sat idle: one round trip less
             "pool_recycle": 300,
             "pool_timeout": 3,
+            # An UPDATE run for many rows (the router's decisions) goes in pages of 100 per round trip.
+            "executemany_mode": "values_plus_batch",
             "connect_args": {
                 "connect_timeout": 3,
                 "options": "-c statement_timeout=5000 -c lock_timeout=3000",

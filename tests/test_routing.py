@@ -220,3 +220,30 @@ def test_flask_leads_route_routes_what_waits(app, sales):
     result = app.test_cli_runner().invoke(args=["leads", "route"])
     assert result.exit_code == 0 and result.output.strip() == "Routed 3 lead(s)."
     assert all(lead.owner_id for lead in stored(app))
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # query plans are PostgreSQL's
+def test_a_batch_is_claimed_with_each_leads_earlier_enquiry_by_index_probes(app):
+    """The router's one statement: the waiting leads from their partial index, and each one's earlier enquiry
+    by one probe of the phone index (a valid number) or the digits index (any other), never a scan."""
+    with app.app_context():
+        # 50,000 routed leads (every 10th number a repeat, every 7th not a valid number) and 100 waiting.
+        db.session.execute(sa.text(
+            """INSERT INTO "mg-digital-leads" (platform, name, phone_number, phone_normalized, car_model, payload,
+                                               created_at, routed_at)
+               SELECT 'CarDekho', 'n' || g, '9' || lpad((g % 45000)::text, 9, '0'),
+                      CASE WHEN g % 7 = 0 THEN NULL ELSE '+919' || lpad((g % 45000)::text, 9, '0') END,
+                      'MG Hector', '{}', now() - make_interval(secs => 50100 - g),
+                      CASE WHEN g <= 50000 THEN now() END
+               FROM generate_series(1, 50100) g"""))
+        db.session.execute(sa.text('ANALYZE "mg-digital-leads"'))
+        db.session.commit()
+        from webapp.leads.routing import CLAIM_WAITING
+
+        compiled = CLAIM_WAITING.compile(db.engine, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(db.session.scalars(sa.text(f"EXPLAIN {compiled}")))
+        db.session.rollback()
+    assert "Seq Scan" not in plan, plan
+    for index in ("ix_mg-digital-leads_unrouted", "ix_mg-digital-leads_phone_normalized_created_at_id",
+                  "ix_mg-digital-leads_phone_digits_created_at_id"):
+        assert index in plan, (index, plan)

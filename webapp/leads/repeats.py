@@ -47,38 +47,43 @@ class Earlier:
     routed: bool
 
 
-def _earlier_enquiry_query(same_person_condition) -> sa.Select:
-    """The person's latest lead before (:at, :lead_id) and from :since on, with its chain's first lead's owner."""
-    first = aliased(Lead)
-    first_owner = (sa.select(first.owner_id).where(first.id == sa.func.coalesce(Lead.repeat_of, Lead.id))
-                   .scalar_subquery())
-    before = sa.tuple_(sa.bindparam("at", type_=Lead.created_at.type), sa.bindparam("lead_id", type_=Lead.id.type))
-    return (sa.select(Lead.id, Lead.repeat_of, Lead.routed_at, first_owner.label("first_owner_id"))
-            .where(same_person_condition, Lead.created_at >= sa.bindparam("since", type_=Lead.created_at.type),
-                   sa.tuple_(Lead.created_at, Lead.id) < before)
-            .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(1))
+def _digits_of(phone_number):
+    """PHONE_DIGITS_SQL applied to another column (the index's own expression is unqualified)."""
+    for char in PHONE_PUNCTUATION:
+        phone_number = sa.func.replace(phone_number, char, "")
+    return phone_number
 
 
-# Built once: the router runs one of these per lead.
-EARLIER_BY_PHONE = _earlier_enquiry_query(Lead.phone_normalized == sa.bindparam("person"))
-EARLIER_BY_DIGITS = _earlier_enquiry_query(sa.and_(Lead.phone_normalized.is_(None),
-                                                   _digits_column() == sa.bindparam("person")))
+def with_latest_earlier_enquiry(leads: sa.Subquery) -> sa.Select:
+    """`leads` (id, created_at, phone_normalized, phone_number, ...) each with its person's latest earlier lead,
+    whatever its age: `earlier_id`, `earlier_created_at`, `earlier_repeat_of`, `earlier_routed_at` and its
+    chain's first lead's owner `first_owner_id` (all NULL when there is none). One statement for a whole batch;
+    each lead's lookup is one probe of a (person, created_at, id) index."""
+
+    def latest_before(*same_person_condition):
+        before = sa.tuple_(Lead.created_at, Lead.id) < sa.tuple_(leads.c.created_at, leads.c.id)
+        return (sa.select(Lead.id).where(*same_person_condition, before)
+                .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(1).correlate(leads).scalar_subquery())
+
+    by_phone = latest_before(leads.c.phone_normalized.is_not(None),
+                             Lead.phone_normalized == leads.c.phone_normalized)
+    by_digits = latest_before(leads.c.phone_normalized.is_(None), Lead.phone_normalized.is_(None),
+                              _digits_column() == _digits_of(leads.c.phone_number))
+    earlier, first = aliased(Lead), aliased(Lead)
+    return (sa.select(leads, earlier.id.label("earlier_id"), earlier.created_at.label("earlier_created_at"),
+                      earlier.repeat_of.label("earlier_repeat_of"), earlier.routed_at.label("earlier_routed_at"),
+                      first.owner_id.label("first_owner_id"))
+            .select_from(leads.outerjoin(earlier, earlier.id == sa.func.coalesce(by_phone, by_digits))
+                         .outerjoin(first, first.id == sa.func.coalesce(earlier.repeat_of, earlier.id)))
+            .order_by(leads.c.created_at, leads.c.id))
 
 
-def latest_earlier_enquiry(lead, window_days: float) -> Earlier | None:
-    """The person's most recent lead received before `lead` and within `window_days` of it, or None.
-
-    `lead` is a Lead or a row with its id, created_at, phone_normalized and phone_number.
-    """
-    query = EARLIER_BY_PHONE if lead.phone_normalized else EARLIER_BY_DIGITS
-    person = lead.phone_normalized or phone_digits_key(lead.phone_number)
-    row = db.session.connection().execute(query, {
-        "person": person, "at": lead.created_at, "lead_id": lead.id,
-        "since": lead.created_at - timedelta(days=window_days)}).first()
-    if row is None:
+def earlier_enquiry(row, window_days: float) -> Earlier | None:
+    """A row of with_latest_earlier_enquiry: the person's latest lead within `window_days` before it, or None."""
+    if row.earlier_id is None or row.earlier_created_at < row.created_at - timedelta(days=window_days):
         return None
-    return Earlier(id=row.id, first_id=row.repeat_of or row.id, first_owner_id=row.first_owner_id,
-                   routed=row.routed_at is not None)
+    return Earlier(id=row.earlier_id, first_id=row.earlier_repeat_of or row.earlier_id,
+                   first_owner_id=row.first_owner_id, routed=row.earlier_routed_at is not None)
 
 
 def enquiries_of(lead: Lead) -> list[Lead]:

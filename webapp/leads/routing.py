@@ -18,7 +18,7 @@ from webapp.leads.activity import mail_new_owners
 from webapp.leads.locks import take_write_lock
 from webapp.database import utcnow
 from webapp.leads.models import Lead, LeadActivity
-from webapp.leads.repeats import latest_earlier_enquiry
+from webapp.leads.repeats import earlier_enquiry, with_latest_earlier_enquiry
 
 BATCH = 100
 # One router at a time reads and writes the queue: a lead's repeat lookup then sees every earlier lead's
@@ -94,8 +94,9 @@ class Batch:
         self._active_names: dict[int, str] | None = None
 
     def route(self, lead) -> None:
-        """Decide one lead (a row of CLAIMED); it waits when its person's earlier lead is not routed yet."""
-        earlier = latest_earlier_enquiry(lead, self.settings.repeat_window_days)
+        """Decide one lead (a row of CLAIM_WAITING); it waits when its person's earlier lead is not routed
+        yet."""
+        earlier = earlier_enquiry(lead, self.settings.repeat_window_days)
         first_id = first_owner_id = None
         if earlier is not None:
             if earlier.id in self.decisions:  # routed a moment ago in this batch
@@ -139,11 +140,12 @@ class Batch:
                                 "created_at": self.now})
 
     def save(self) -> None:
-        """Write every decision (one statement, many rows), the timeline rows and the turns used."""
+        """Write every decision (a round trip per 100), the timeline rows and the turns used."""
         connection = db.session.connection()
         if self.decisions:
-            connection.execute(*_decisions_update([(d.lead_id, d.first_id, d.owner_id, d.assigned_at)
-                                                    for d in self.decisions.values()], self.now))
+            connection.execute(DECISIONS_UPDATE, [
+                {"lead_id": d.lead_id, "first_id": d.first_id, "owner": d.owner_id, "assigned": d.assigned_at,
+                 "routed": self.now} for d in self.decisions.values()])
         if self.activities:
             connection.execute(sa.insert(LeadActivity.__table__), self.activities)
         self.rota.save()
@@ -152,35 +154,23 @@ class Batch:
                          if d.owner_id is not None and d.assigned_at == self.now})
 
 
-def _decisions_update(rows: list[tuple], now: datetime) -> tuple:
-    """(statement, parameters) writing the decisions: on PostgreSQL one UPDATE ... FROM (VALUES ...), one round
-    trip; elsewhere one UPDATE run for each row."""
-    table = Lead.__table__
-    if db.session.get_bind().dialect.name == "postgresql":
-        decided = sa.values(sa.column("lead_id", Lead.id.type), sa.column("first_id", Lead.id.type),
-                            sa.column("owner", sa.Integer), sa.column("assigned", Lead.assigned_at.type),
-                            name="decided").data(rows)
-        # Cast: a VALUES column of NULLs alone would be text to PostgreSQL.
-        return (sa.update(table).where(table.c.id == decided.c.lead_id).values(
-            repeat_of=sa.cast(decided.c.first_id, table.c.repeat_of.type),
-            owner_id=sa.cast(decided.c.owner, table.c.owner_id.type),
-            assigned_at=sa.cast(decided.c.assigned, table.c.assigned_at.type), routed_at=now),)
-    statement = sa.update(table).where(table.c.id == sa.bindparam("lead_id")).values(
-        repeat_of=sa.bindparam("first_id"), owner_id=sa.bindparam("owner"), assigned_at=sa.bindparam("assigned"),
-        routed_at=now)
-    return statement, [dict(zip(("lead_id", "first_id", "owner", "assigned"), row)) for row in rows]
+# Built once (cached by SQLAlchemy); run for many rows at once (psycopg2: execute_batch, pages of 100 statements
+# in one round trip, see config.engine_options).
+DECISIONS_UPDATE = sa.update(Lead.__table__).where(Lead.__table__.c.id == sa.bindparam("lead_id")).values(
+    repeat_of=sa.bindparam("first_id"), owner_id=sa.bindparam("owner"), assigned_at=sa.bindparam("assigned"),
+    routed_at=sa.bindparam("routed"))
 
 
 # Only what routing reads: a lead's payload never leaves the database here.
 CLAIMED = (Lead.id, Lead.created_at, Lead.phone_normalized, Lead.phone_number, Lead.owner_id, Lead.assigned_at)
 
 
-def _claim_waiting_leads() -> list:
-    # In arrival order, not id order: a lead that waited in the spool, or whose insert finished after a later
-    # lead's, is routed before its person's later enquiries.
-    query = (sa.select(*CLAIMED).where(Lead.routed_at.is_(None)).order_by(Lead.created_at, Lead.id).limit(BATCH)
-             .with_for_update(skip_locked=True, key_share=True, of=Lead))
-    return db.session.execute(query).all()
+# Up to BATCH waiting leads, locked, each with its person's latest earlier enquiry: one round trip. In arrival
+# order, not id order: a lead that waited in the spool, or whose insert finished after a later lead's, is routed
+# before its person's later enquiries.
+CLAIM_WAITING = with_latest_earlier_enquiry(
+    sa.select(*CLAIMED).where(Lead.routed_at.is_(None)).order_by(Lead.created_at, Lead.id).limit(BATCH)
+    .with_for_update(skip_locked=True, key_share=True, of=Lead).subquery("claimed"))
 
 
 def _router_turn() -> bool:
@@ -203,7 +193,7 @@ def route_pending_leads(config) -> int:
             db.session.rollback()
             return 0
         batch = Batch(settings, utcnow())
-        for lead in _claim_waiting_leads():
+        for lead in db.session.execute(CLAIM_WAITING).all():
             batch.route(lead)
         batch.save()
         db.session.commit()
