@@ -94,16 +94,35 @@ class _Arrival:
 
 
 class WholeRequestWorker(ThreadWorker):
-    """gthread, except that a connection reaches a thread only with a complete request."""
+    """gthread, except that a connection reaches a thread only with a complete request, and a worker whose
+    threads are all busy leaves new connections to the other workers."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.arriving = {}  # connection -> _Arrival, oldest first
+        self.in_threads = 0  # requests handed to the thread pool and not finished yet
+
+    def set_accept_enabled(self, enabled):
+        """Accept only while a thread is free. gthread's workers all watch the listening socket and a worker
+        accepts every connection it sees; a burst of new connections (a proxy or sender opening its pool)
+        then lands on one worker, which keeps them for their keep-alive life: one process's GIL serves them
+        while the others idle. gthread's loop calls this again after each request."""
+        super().set_accept_enabled(enabled and self.in_threads < self.cfg.threads)
+
+    def finish_request(self, conn, fs):
+        self.in_threads -= 1
+        super().finish_request(conn, fs)
+
+    def _to_thread(self, conn):
+        self.in_threads += 1
+        if self.in_threads >= self.cfg.threads:
+            self.set_accept_enabled(False)
+        super().enqueue_req(conn)
 
     def enqueue_req(self, conn):
         """Every path to a thread comes here: new connections, kept-alive ones and pipelined requests."""
         if not self._can_buffer(conn):
-            super().enqueue_req(conn)
+            self._to_thread(conn)
             return
         read_ahead = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
         arrival = _Arrival(read_ahead)
@@ -147,7 +166,7 @@ class WholeRequestWorker(ThreadWorker):
         conn.init()
         conn.sock.setblocking(True)
         conn.parser.unreader.unread(bytes(arrival.data))
-        super().enqueue_req(conn)
+        self._to_thread(conn)
 
     def murder_pending(self):
         """Also answer 408 to and close the requests still arriving past their deadline."""
