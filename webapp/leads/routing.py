@@ -20,7 +20,7 @@ from webapp.database import utcnow
 from webapp.leads.models import Lead, LeadActivity
 from webapp.leads.repeats import earlier_enquiry, with_latest_earlier_enquiry
 
-BATCH = 100
+BATCH = 500
 # One router at a time reads and writes the queue: a lead's repeat lookup then sees every earlier lead's
 # routing committed, and nobody routes leads only to have them wait for another router's batch.
 ROUTER_LOCK = 0x7261616D  # "raam", the advisory lock's key
