@@ -48,6 +48,7 @@ class Phases(WebhookPhases, ReadPhases, ReportPhases):
         self.seed_postgresql()
         self.add_indexes()
         self.webhook(with_twin=False)
+        self.webhook_breakdown()
         return self.body()
 
     def body(self) -> str:

@@ -26,7 +26,7 @@ class Gunicorn:
             return [int(pid) for pid in children.read().split()]
 
     def __exit__(self, *exc) -> None:
-        output = stop(self.process)
+        output, self.process = stop(self.process), None
         with open(self.log_path, "a") as log:
             log.write(f"--- gunicorn {self.app} on port {self.port}\n{output}")
 

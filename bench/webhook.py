@@ -6,6 +6,7 @@ figures are the medians of its rounds. Every answer is counted by status: a run 
 2xx (a 429 included) or a connection failed makes its server's figures invalid, and every ratio built on them
 says so instead of a verdict.
 """
+import contextlib
 import os
 import statistics
 from dataclasses import dataclass, field
@@ -68,19 +69,22 @@ class ServerResult:
 
 def compare(servers: list[tuple[str, Gunicorn]], key: str, senders: tuple[int, ...], seconds: int,
             warmup_seconds: int, rounds: int) -> dict[int, dict[str, ServerResult]]:
-    """{senders: {server name: its result}}: each server in turn, the order rotating every round."""
+    """{senders: {server name: its result}}: each server in turn, the order rotating every round. A server not
+    started yet is started for its turn and stopped after it (many at once would exceed PostgreSQL's
+    connections)."""
     results = {}
     for concurrency in senders:
         results[concurrency] = {name: ServerResult() for name, _ in servers}
         for round_number in range(rounds):
             turn = round_number % len(servers)
             for name, server in servers[turn:] + servers[:turn]:
-                if warmup_seconds:  # every worker's imports, phone metadata, Redis scripts, connections; hot pages
-                    run_wrk(server.port, key, concurrency, warmup_seconds)
-                pids = server.worker_pids()
-                before = worker_cpu_seconds(pids)
-                run = run_wrk(server.port, key, concurrency, seconds)
-                used = worker_cpu_seconds(pids) - before
+                with contextlib.nullcontext(server) if server.process else server:
+                    if warmup_seconds:  # every worker's imports, phone metadata, Redis scripts, connections; hot pages
+                        run_wrk(server.port, key, concurrency, warmup_seconds)
+                    pids = server.worker_pids()
+                    before = worker_cpu_seconds(pids)
+                    run = run_wrk(server.port, key, concurrency, seconds)
+                    used = worker_cpu_seconds(pids) - before
                 results[concurrency][name].runs.append(run)
                 results[concurrency][name].cpu_ms.append(used / max(run.requests, 1) * 1000)
     return results
