@@ -4,6 +4,9 @@
 -- A browser sends its request as soon as it opens a connection and waits with the connection idle, so
 -- each connection's first request goes at once, and pauses stay below gunicorn's 5 s keep-alive (wrk
 -- would otherwise reconnect and wait before writing, holding a server thread as no browser does).
+-- A tab asks from the newest id it was told (X-Newest-Id) at its last ask, one pause ago, as live.js does: the
+-- script keeps each second's newest id and asks from the one a pause back (one Lua state serves every
+-- connection, so a tab's own last answer is not at hand).
 -- Usage: wrk ... -s bench/live_poll.lua http://127.0.0.1:PORT/admin/mg-digital-leads/live?after=N -- COOKIE PAUSE_MS CONNECTIONS
 
 local threads = {}
@@ -18,6 +21,17 @@ function init(args)
   pause = tonumber(args[2])
   statuses = {}
   first_requests = tonumber(args[3] or "0")
+  newest_by_second = {}  -- {{second, newest id told then}, ...}, oldest first
+end
+
+function request()
+  local cutoff = os.time() - math.ceil(pause / 1000)
+  for i = #newest_by_second, 1, -1 do
+    if newest_by_second[i][1] <= cutoff then
+      return wrk.format(nil, (wrk.path:gsub("after=%d+", "after=" .. newest_by_second[i][2])))
+    end
+  end
+  return wrk.format(nil, wrk.path)
 end
 
 function delay()
@@ -31,6 +45,15 @@ end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  local newest = tonumber(headers["X-Newest-Id"])
+  if newest then
+    local now, last = os.time(), newest_by_second[#newest_by_second]
+    if last and last[1] == now then
+      last[2] = math.max(last[2], newest)
+    else
+      table.insert(newest_by_second, {now, newest})
+    end
+  end
 end
 
 function done(summary, latency, requests)

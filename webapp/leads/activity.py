@@ -2,12 +2,13 @@
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import load_only
 
 from webapp.auth.models import User
 from webapp.extensions import db
 from webapp.leads.mails import new_lead_mail
 from webapp.leads.models import Lead, LeadActivity
-from webapp.leads.outbox import queue_mail
+from webapp.leads.outbox import queue_mail, queue_mails
 
 MAX_NOTE_CHARS = 2000
 
@@ -45,13 +46,19 @@ def give_lead(lead: Lead, owner, actor_id: int | None, by: str, at: datetime) ->
         queue_mail(new_lead_mail(lead, owner))
 
 
+# What a new-lead mail says of a lead (webapp.leads.mails): its payload is never read for it.
+MAILED_COLUMNS = (Lead.id, Lead.name, Lead.phone_number, Lead.phone_normalized, Lead.car_model, Lead.campaign,
+                  Lead.utm_source, Lead.platform)
+
+
 def mail_new_owners(owner_by_lead: dict[int, int]) -> None:
     """Queue the new-lead mail of each {lead id: owner id} the router just decided (the caller commits)."""
     if not owner_by_lead:
         return
     owners = {user.id: user for user in db.session.scalars(
         sa.select(User).where(User.id.in_(set(owner_by_lead.values())), User.mail_new_leads))}
-    leads = db.session.scalars(sa.select(Lead).where(Lead.id.in_([lead_id for lead_id, owner_id
-                                                                  in owner_by_lead.items() if owner_id in owners])))
-    for lead in leads:
-        queue_mail(new_lead_mail(lead, owners[owner_by_lead[lead.id]]))
+    mailed = [lead_id for lead_id, owner_id in owner_by_lead.items() if owner_id in owners]
+    if not mailed:
+        return
+    leads = db.session.scalars(sa.select(Lead).where(Lead.id.in_(mailed)).options(load_only(*MAILED_COLUMNS)))
+    queue_mails(new_lead_mail(lead, owners[owner_by_lead[lead.id]]) for lead in leads)

@@ -12,7 +12,7 @@ is then marked sent. A sender that dies mid-send leaves the row to be sent
 again once the lease ends. A failed send is retried later, each time waiting
 twice as long (MAIL_RETRY_SECONDS, then ×2, up to an hour).
 """
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,14 +66,21 @@ class Mail:
     lead_id: int | None = None
 
 
-def queue_mail(mail: Mail) -> OutboxMail | None:
-    """Add `mail` to the session's transaction (the caller commits); nothing when it has no recipient."""
-    if not mail.recipients:
-        return None
-    row = OutboxMail(kind=mail.kind, recipients=list(mail.recipients), subject=mail.subject, body_text=mail.text,
-                     body_html=mail.html, lead_id=mail.lead_id, next_attempt_at=utcnow())
-    db.session.add(row)
-    return row
+def queue_mails(mails: Iterable[Mail]) -> int:
+    """Add the mails that have recipients to the session's transaction (the caller commits): one INSERT for
+    them all. How many were queued."""
+    now = utcnow()
+    rows = [{"kind": mail.kind, "recipients": list(mail.recipients), "subject": mail.subject,
+             "body_text": mail.text, "body_html": mail.html, "lead_id": mail.lead_id, "created_at": now,
+             "next_attempt_at": now, "attempts": 0} for mail in mails if mail.recipients]
+    if rows:
+        db.session.execute(sa.insert(OutboxMail.__table__), rows)
+    return len(rows)
+
+
+def queue_mail(mail: Mail) -> bool:
+    """Add `mail` to the session's transaction (the caller commits); False (nothing) when it has no recipient."""
+    return queue_mails([mail]) == 1
 
 
 def unsent_count() -> int:

@@ -17,7 +17,7 @@ from webapp.worker_thread import WorkerThread
 log = logging.getLogger(__name__)
 
 # After waking, wait this long so a burst of leads is routed in one transaction, not one each.
-GATHER_SECONDS = 1.0
+GATHER_SECONDS = 0.5
 
 
 class Router(WorkerThread):

@@ -76,6 +76,6 @@ def daily_summary(config, now: datetime) -> Mail:
 
 def queue_daily_summary(config, now: datetime) -> bool:
     """Put yesterday's summary in the outbox (committed); False when there is no manager to send it to."""
-    queued = queue_mail(daily_summary(config, now)) is not None
+    queued = queue_mail(daily_summary(config, now))
     db.session.commit()
     return queued
