@@ -12,15 +12,6 @@ import psycopg2
 from tests.servers import ROOT
 
 
-def index_migration() -> tuple[str, str]:
-    """(revision, down_revision) of the dashboard-indexes migration."""
-    path = glob.glob(os.path.join(ROOT, "migrations", "versions", "*_dashboard_indexes.py"))[0]
-    spec = importlib.util.spec_from_file_location("dashboard_indexes", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.revision, module.down_revision
-
-
 def flask_cli(env: dict, *args: str, stdin: str | None = None) -> float:
     """Run `flask --app run ARGS`; return its seconds."""
     started = time.perf_counter()

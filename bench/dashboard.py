@@ -24,7 +24,7 @@ class Scenario:
     name: str
     filters: LeadFilters
     cursor: str | None = None
-    extra: bool = False  # beyond the issue's six: reported, not held to the target
+    extra: bool = False  # reported, not held to the target
 
     def query_string(self) -> str:
         """The list URL's query string for this scenario."""
@@ -35,13 +35,15 @@ class Scenario:
 
 
 def scenarios() -> list[Scenario]:
-    """The issue's six scenarios (and a two-letter search), with values taken from the data (app context)."""
+    """The list scenarios (and a two-letter search), with values taken from the data (app context)."""
     total = db.session.scalar(sa.select(sa.func.count()).select_from(Lead))
     ordered = sa.select(Lead).order_by(Lead.created_at.desc(), Lead.id.desc())
     deep = db.session.scalars(ordered.offset(total // 2).limit(1)).one()
     newest = to_ist(db.session.scalars(ordered.limit(1)).one().created_at).date()
     phones = sa.select(Lead.phone_normalized).where(Lead.phone_normalized.is_not(None))
     phone = db.session.scalars(phones.order_by(Lead.id).offset(total // 3).limit(1)).one()
+    # A sales person of the demo team: their "My new leads" (owner=me) is this list for them.
+    owner = db.session.scalar(sa.select(sa.func.min(Lead.owner_id)))
     return [
         Scenario("first page", LeadFilters()),
         Scenario(f"deep page (lead {total // 2:,} of {total:,})", LeadFilters(), encode_cursor(deep)),
@@ -50,6 +52,9 @@ def scenarios() -> list[Scenario]:
         Scenario("model + 30-day range", LeadFilters(car_model="MG Hector", date_from=newest - timedelta(days=60),
                                                      date_to=newest - timedelta(days=30))),
         Scenario("no match 'qzxv'", LeadFilters(q="qzxv")),
+        Scenario("a sales person's new leads (owner=ID&status=new: their \"My new leads\")",
+                 LeadFilters(owner=str(owner), status="new")),
+        Scenario("repeats hidden (repeats=hide)", LeadFilters(repeats="hide")),
         Scenario("extra: two letters 'zo' (word start)", LeadFilters(q="zo"), extra=True),
     ]
 

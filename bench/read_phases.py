@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from bench import dashboard, export_bench, report
 from bench.commands import bench_app, flask_cli, has_dashboard
 from bench.servers import Gunicorn
+from config import normalize_database_url
 from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.leads.models import Lead
@@ -61,7 +62,7 @@ class ReadPhases:
                          f"[plan](plans/{backend}-{number}.md)"])
         depth = summaries[1]["p50"] / summaries[0]["p50"]
         worst = max((i for i in range(len(summaries)) if not scenarios[i].extra), key=lambda i: summaries[i]["p95"])
-        self.targets.append([f"{backend}: each of the six scenarios p95 < {budget_ms:.0f} ms",
+        self.targets.append([f"{backend}: each of the {sum(not s.extra for s in scenarios)} scenarios p95 < {budget_ms:.0f} ms",
                              f"worst {summaries[worst]['p95']:.1f} ms ({scenarios[worst].name})",
                              report.verdict(summaries[worst]["p95"] < budget_ms)])
         self.targets.append([f"{backend}: deep page ≤ 3× the first page (p50)", f"{depth:.2f}×",
@@ -70,22 +71,30 @@ class ReadPhases:
             ["scenario", "p50 ms", "p95 ms", "requests", "query plan"], rows) +
             f"\n\nThe capped count alone (`count_leads`, no filter, stops at 10,001): {count_ms:.1f} ms.\n")
 
+    def manager_cookie(self, port: int, database_url: str) -> str:
+        """The benchmark manager's signed-in Cookie header for this database, signing in through the server on
+        `port` the first time: every server of the run shares SECRET_KEY, and signing in again for each phase
+        would run into the sign-in limit."""
+        from bench.signin import sign_in
+
+        cookies, key = self.__dict__.setdefault("cookies", {}), normalize_database_url(database_url)
+        if key not in cookies:
+            cookies[key] = sign_in(port, self.manager_password(database_url))
+        return cookies[key]
+
     def manager_password(self, database_url: str) -> str:
         """The benchmark manager's password on this database, creating the account the first time."""
         from bench.signin import create_manager
 
-        passwords = self.__dict__.setdefault("passwords", {})
-        if database_url not in passwords:
-            passwords[database_url] = create_manager({**self.cli_env, "DATABASE_URL": database_url})
-        return passwords[database_url]
+        passwords, key = self.__dict__.setdefault("passwords", {}), normalize_database_url(database_url)
+        if key not in passwords:
+            passwords[key] = create_manager({**self.cli_env, "DATABASE_URL": database_url})
+        return passwords[key]
 
     def http_timings(self, server_env: dict, scenarios: list) -> list[list[float]]:
         """Sign in as a manager and time each scenario's list page over HTTP."""
-        from bench.signin import sign_in
-
-        password = self.manager_password(server_env["DATABASE_URL"])
         with Gunicorn("run:app", server_env, 4, self.log) as server:
-            cookie = sign_in(server.port, password)
+            cookie = self.manager_cookie(server.port, server_env["DATABASE_URL"])
             return [dashboard.time_over_http(server.port, cookie, s, self.settings.repeats) for s in scenarios]
 
     # --- 3. export ------------------------------------------------------------------------------------
@@ -104,12 +113,10 @@ class ReadPhases:
             dispose_engines()
         rounds = max(3, self.settings.rounds)
         if has_dashboard(app):
-            from bench.signin import sign_in
-
             how = ("signed-in downloads from a one-worker gunicorn; memory is the worker's VmHWM above its RSS "
                    "before each download")
             with Gunicorn("run:app", self.real_env, 1, self.log) as server:
-                cookie = sign_in(server.port, self.manager_password(self.dsn))
+                cookie = self.manager_cookie(server.port, self.dsn)
                 worker = server.worker_pids()[0]
                 export_bench.over_http(server.port, worker, cookie, "q=warm-up-nothing")
                 small = export_bench.over_http(server.port, worker, cookie, f"date_from={recent}")

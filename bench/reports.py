@@ -39,7 +39,6 @@ class ReportPhases:
         rebuild_seconds = flask_cli({**self.cli_env, "DATABASE_URL": database_url}, "reports", "rebuild")
         if backend == "postgresql":
             psql(self.dsn, "VACUUM ANALYZE report_repeats")  # as autovacuum would after the first build
-        from bench.signin import sign_in
 
         today = datetime.now(IST).date()
         scenarios = [("last 30 days", today - timedelta(days=29), False),
@@ -47,7 +46,7 @@ class ReportPhases:
                      ("last 30 days, a new lead before each request", today - timedelta(days=29), True)]
         rows = []
         with Gunicorn("run:app", server_env, 4, self.log) as server:
-            cookie = sign_in(server.port, self.manager_password(database_url))
+            cookie = self.manager_cookie(server.port, database_url)
             for name, first, with_leads in scenarios:
                 repeats = max(3, self.settings.repeats // 2) if name == "two years" else self.settings.repeats
                 timings = self.time_reports(server.port, cookie, first, today, repeats, with_leads)

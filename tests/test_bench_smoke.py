@@ -59,8 +59,17 @@ def test_the_benchmark_runs_end_to_end_and_writes_its_report(tmp_path, postgresq
     settings = small(tmp_path)
     text = run(settings)
     assert text == (tmp_path / "RESULTS.md").read_text()
-    for heading in ("## Targets", "## 1. Webhook at", "## 2. Dashboard", "## 3. Export", "## 4. Dashboard"):
+    for heading in ("## Targets", "## 1. Webhook at", "## 2. Dashboard", "## 3. Export", "## 4. Dashboard",
+                    "## Live list: open tabs", "### Where the real webhook's CPU goes"):
         assert heading in text
+    # The working-the-leads list views are timed on both databases, against the same budget as the others.
+    for backend in ("postgresql", "sqlite"):
+        assert re.search(rf"\| {backend}: each of the 8 scenarios p95 < \d+ ms \|", text), backend
+    assert text.count("| a sales person's new leads (owner=ID&status=new") == 2
+    assert text.count("| repeats hidden (repeats=hide) |") == 2
+    assert "| without routing (no router thread) |" in text
+    assert re.search(r"\| webhook keeps ≥ 90% of its throughput while 100 list tabs poll \| \d+% \|", text)
+    assert re.search(r"\| nothing new, no filters \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| \{'204': \d+\} \|", text)
     assert f"**Machine:** {os.cpu_count()} cores" in text  # the report says what it was measured on
     assert "wrk" in text
     assert_every_server_answered_201_only(text, (*SERVERS, "twin"))
