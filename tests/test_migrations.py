@@ -65,3 +65,19 @@ def test_leads_stored_before_working_the_leads_read_as_routed_and_new_ones_wait_
         assert search_leads(LeadFilters(q="after")).leads == []
         db.session.remove()
         dispose_engines()
+
+
+def test_every_foreign_key_to_a_lead_has_an_index_so_deleting_a_lead_reads_no_whole_table(empty_database):
+    # A lead's deletion checks (and cascades to) every row that points at it; without an index on the pointing
+    # column each deleted lead reads that whole table.
+    app = make_app(empty_database, SQLALCHEMY_ENGINE_OPTIONS={})
+    with app.app_context():
+        upgrade()
+        inspector = sa.inspect(db.engine)
+        pointing = [(table, key["constrained_columns"]) for table in inspector.get_table_names()
+                    for key in inspector.get_foreign_keys(table) if key["referred_table"] == "mg-digital-leads"]
+        assert {table for table, _ in pointing} >= {"mg-digital-leads", "lead_activity", "outbox"}
+        for table, columns in pointing:
+            leading = [index["column_names"][:len(columns)] for index in inspector.get_indexes(table)]
+            assert columns in leading, (table, columns, leading)
+        dispose_engines()

@@ -35,6 +35,7 @@ class OutboxMail(db.Model):
     __table_args__ = (
         sa.Index("ix_outbox_unsent", "next_attempt_at", "id", postgresql_where=sa.text("sent_at IS NULL"),
                  sqlite_where=sa.text("sent_at IS NULL")),
+        sa.Index("ix_outbox_lead_id", "lead_id"),  # a lead's deletion finds its mails (ON DELETE CASCADE)
     )
 
     id: Mapped[int] = mapped_column(BigId, sa.Identity(), primary_key=True)
