@@ -13,6 +13,8 @@ from config import normalize_database_url
 
 # The indexes the webhook's insert and the router need; every other index of the leads table is the dashboard's.
 WEBHOOK_INDEXES = ("mg-digital-leads_pkey", "ix_mg-digital-leads_intake_id", "ix_mg-digital-leads_unrouted")
+# migrations/versions/0001's indexes, which the dashboard migration (0008) replaced: the insert's baseline.
+BEFORE_DASHBOARD_INDEXED = ("created_at", "phone_normalized", "car_model", "campaign")
 
 
 class Phases(WebhookPhases, ReadPhases, ReportPhases, LivePhases):
@@ -80,9 +82,12 @@ class Phases(WebhookPhases, ReadPhases, ReportPhases, LivePhases):
         self.seeded_max_id = int(psql(self.dsn, 'SELECT max(id) FROM "mg-digital-leads"'))
 
     def make_twin(self) -> None:
-        """A copy of the seeded table that keeps the indexes it has now, before the dashboard's are added."""
+        """A copy of the seeded table with the indexes the table had before the dashboard migration (0001's
+        single-column ones beside the primary key and intake id) and the router's."""
         twin = TWIN_TABLE
         psql(self.dsn, f'CREATE TABLE "{twin}" (LIKE "mg-digital-leads" INCLUDING ALL)')
+        for column in BEFORE_DASHBOARD_INDEXED:
+            psql(self.dsn, f'CREATE INDEX ON "{twin}" ({column})')
         psql(self.dsn, f'INSERT INTO "{twin}" SELECT * FROM "mg-digital-leads"')
         psql(self.dsn, f"""SELECT setval(pg_get_serial_sequence('"{twin}"', 'id'), (SELECT max(id) FROM "{twin}"))""")
         psql(self.dsn, f'VACUUM ANALYZE "{twin}"')

@@ -113,8 +113,8 @@ class WebhookPhases:
                              "concurrent senders)", f"{worst:.2f}× at worst", report.verdict(worst >= 0.85)])
         self.sections.append(
             "### What the dashboard indexes cost the insert\n\nThe minimal endpoint inserting into the leads table "
-            "(all indexes) and, in the same turns under wrk, into a twin copy of it that has only the indexes the "
-            "webhook and the router need: primary key, intake id, waiting leads (same rows).\n\n" + report.table(
+            "(all indexes) and, in the same turns under wrk, into a twin copy of it that has only the indexes from "
+            "before the dashboard migration (and the router's waiting-leads index; same rows).\n\n" + report.table(
                 ["senders", "req/s without", "req/s with", "with / without", "p99 ms without", "p99 ms with"], table)
             + f"\n\nBuilding the dashboard indexes over {self.settings.leads:,} leads took "
             f"{self.index_seconds:.1f} s.\n")
