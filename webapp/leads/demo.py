@@ -3,6 +3,7 @@
 Rows are bulk-loaded (COPY on PostgreSQL, executemany on SQLite), so a million
 take seconds, not the hours a million webhook calls would.
 """
+import collections
 import csv
 import io
 import itertools
@@ -49,6 +50,8 @@ CITIES = ("Mumbai", "Pune", "Delhi", "Gurugram", "Noida", "Bengaluru", "Chennai"
           "Ahmedabad", "Jaipur", "Lucknow", "Kochi", "Chandigarh", "Indore")
 # Spellings CarDekho has been seen to send, and numbers that are not valid Indian mobiles.
 PHONE_FORMATS = ("{d}", "{d}", "{d}", "+91{d}", "+91 {a} {b}", "0{d}", "91{d}", "+91-{a}-{b}", "{a} {b}")
+INVALID_SHARE = 0.02  # numbers no phone can dial; the webhook stores them as sent
+REPEAT_SHARE = 0.12  # leads from someone among the latest 0.5 % of leads (days, at a million) asking again
 INVALID_PHONES = ("12345", "555-0100", "+1 415 555 0100", "000000", "98765", "+44 20 7946 0958", "N/A-0")
 # IST hours of the day weighted like a dealership's enquiries: quiet nights, busy evenings.
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 10, 9, 9, 9, 10, 11, 12, 12, 10, 7, 4, 2)
@@ -66,17 +69,14 @@ def refuse_production(app_env: str) -> None:
         raise ProductionRefused("seed-demo refuses to run with APP_ENV=production")
 
 
-def phone_pool(rng: random.Random, size: int) -> list[tuple[str, str | None]]:
-    """`size` phone numbers as CarDekho sends them, each with the webhook's own normalisation."""
-    pool = []
-    for _ in range(size):
-        if rng.random() < 0.04:
-            raw = rng.choice(INVALID_PHONES)
-        else:
-            digits = f"{rng.choice('6789')}{rng.randrange(10 ** 9):09d}"
-            raw = rng.choice(PHONE_FORMATS).format(d=digits, a=digits[:5], b=digits[5:])
-        pool.append((raw, normalize_phone(raw)))
-    return pool
+def new_phone(rng: random.Random) -> tuple[str, str | None]:
+    """A phone number as CarDekho sends it (now and then an invalid one), with the webhook's own normalisation."""
+    if rng.random() < INVALID_SHARE:
+        raw = rng.choice(INVALID_PHONES)
+    else:
+        digits = f"{rng.choice('6789')}{rng.randrange(10 ** 9):09d}"
+        raw = rng.choice(PHONE_FORMATS).format(d=digits, a=digits[:5], b=digits[5:])
+    return raw, normalize_phone(raw)
 
 
 def arrival_times(rng: random.Random, count: int, now: datetime) -> list[float]:
@@ -98,9 +98,11 @@ def demo_rows(count: int, seed: int | None = None, now: datetime | None = None) 
     """`count` rows in `COLUMNS` order, oldest first: a body as CarDekho sends it, and the webhook's columns."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
-    pool = phone_pool(rng, max(1, min(count // 3, 50_000)))  # people enquire more than once
+    # People who asked lately: a share of leads is one of them asking again, as on CarDekho.
+    recent = collections.deque(maxlen=max(20, count // 200))
     for number, moment in enumerate(arrival_times(rng, count, now)):
-        raw_phone, normalized = rng.choice(pool)
+        raw_phone, normalized = rng.choice(recent) if recent and rng.random() < REPEAT_SHARE else new_phone(rng)
+        recent.append((raw_phone, normalized))
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}"
         model = rng.choice(MG_MODELS) if rng.random() < 0.8 else rng.choice(OTHER_MODELS)
         campaign = rng.choice(CAMPAIGNS)
