@@ -81,6 +81,7 @@ def test_seeded_leads_are_worked_on_by_a_demo_team_and_wait_for_no_router(app, l
 
     from webapp.auth.models import User
     from webapp.leads.models import LeadActivity
+    from webapp.leads.escalation import escalate_late_leads
     from webapp.leads.routing import route_pending_leads
 
     assert seed(app, "1500", "--seed", "5").exit_code == 0
@@ -89,6 +90,7 @@ def test_seeded_leads_are_worked_on_by_a_demo_team_and_wait_for_no_router(app, l
         team = dict(db.session.execute(sa.select(User.id, User.role)).all())
         activities = [(activity.kind, activity.lead_id) for activity in db.session.scalars(sa.select(LeadActivity))]
         assert route_pending_leads(app.config) == 0  # every demo lead is already routed
+        assert escalate_late_leads(app.config) == 0  # and escalated, when nobody called it in time
     assert len(team) == 5 and set(team.values()) == {"sales"}  # a demo team, made as none existed
     statuses = Counter(lead.status for lead in rows)
     assert set(statuses) == {"new", "contacted", "test_drive", "booked", "lost"}
@@ -109,5 +111,6 @@ def test_seeded_leads_are_worked_on_by_a_demo_team_and_wait_for_no_router(app, l
         assert lead.owner_id == first.owner_id
     kinds = Counter(kind for kind, _ in activities)
     assert kinds["assigned"] == sum(1 for lead in rows if lead.owner_id)
-    assert kinds["repeat"] == len(repeats) and kinds["note"] > 0 and kinds["call"] > kinds["whatsapp"] > 0
+    assert kinds["repeat"] == len(repeats) and kinds["note"] > 0 and kinds["escalated"] > 0
+    assert kinds["call"] > kinds["whatsapp"] > 0
     assert all(lead.routed_at for lead in rows)

@@ -3,7 +3,9 @@
 Older leads are mostly settled (contacted, test drive, booked or lost with a
 reason); the last day's are still largely new and some not yet contacted, so
 the age badges, "My new leads" and reports all have something real to show.
-Every lead is stored as already routed: the router has nothing to catch up on.
+Every lead is stored as already routed: the router has nothing to catch up on;
+and every lead nobody called within 15 minutes as already escalated: the mail
+sender has nobody to tell about them.
 """
 import random
 from collections.abc import Iterator
@@ -18,7 +20,8 @@ from webapp.leads.models import LOST_REASON_CODES, Lead
 from webapp.leads.repeats import phone_digits_key
 
 # Appended to each demo lead's columns (its id comes first).
-WORK_COLUMNS = ("status", "lost_reason", "owner_id", "assigned_at", "first_contacted_at", "repeat_of", "routed_at")
+WORK_COLUMNS = ("status", "lost_reason", "owner_id", "assigned_at", "first_contacted_at", "repeat_of", "routed_at",
+                "escalated_at")
 ACTIVITY_COLUMNS = ("lead_id", "user_id", "kind", "details", "created_at")
 DEMO_TEAM = (("Priya Sharma", "priya"), ("Arjun Nair", "arjun"), ("Kavya Reddy", "kavya"),
              ("Farhan Qureshi", "farhan"), ("Simran Gill", "simran"))
@@ -29,6 +32,9 @@ NOTES = ("Wants a test drive on Saturday morning", "Asked for the on-road price 
          "Call back after 6 pm", "Comparing with the Nexon EV", "Needs finance: 7-year loan", "Wife decides; call again",
          "Interested in the top variant only", "Asked about home charging", "Booking amount paid at the showroom")
 REPEAT_WINDOW = timedelta(days=30)
+# ESCALATE_AFTER_MINUTES' default, counted in wall-clock time: the managers were told of leads nobody called this
+# soon, so a desk opened on demo data does not escalate (and mail) every recent demo lead at once.
+ESCALATED_AFTER = timedelta(minutes=15)
 
 
 def demo_team() -> list[int]:
@@ -45,7 +51,7 @@ def demo_team() -> list[int]:
 
 def has_work_columns() -> bool:
     """Whether the table has the working-the-leads columns (the benchmark seeds before later migrations)."""
-    return "routed_at" in {column["name"] for column in sa.inspect(db.session.connection()).get_columns(Lead.__tablename__)}
+    return "escalated_at" in {column["name"] for column in sa.inspect(db.session.connection()).get_columns(Lead.__tablename__)}
 
 
 class DemoDesk:
@@ -103,7 +109,14 @@ class DemoDesk:
                                first_contact + timedelta(minutes=2))
             if rng.random() < 0.3:
                 self._activity(lead_id, actor, "note", {"body": rng.choice(NOTES)}, first_contact + timedelta(minutes=3))
-        return (status, lost_reason, owner, routed_at if owner else None, first_contact, repeat_of, routed_at)
+        escalated_at = created_at + ESCALATED_AFTER
+        if escalated_at > self.now or (first_contact is not None and first_contact <= escalated_at):
+            escalated_at = None
+        else:
+            self._activity(lead_id, None, "escalated", {"after_minutes": ESCALATED_AFTER.total_seconds() / 60,
+                                                        "owner_id": owner}, escalated_at)
+        return (status, lost_reason, owner, routed_at if owner else None, first_contact, repeat_of, routed_at,
+                escalated_at)
 
     def _activity(self, lead_id: int, user_id: int | None, kind: str, details: dict | None, at: datetime) -> None:
         self.activities.append((lead_id, user_id, kind, details, min(at, self.now)))
