@@ -69,7 +69,7 @@ class ReadPhases:
                              report.verdict(depth <= 3)])
         self.sections.append(f"{title}\n\nMeasured: {how}. {note}\n\n" + report.table(
             ["scenario", "p50 ms", "p95 ms", "requests", "query plan"], rows) +
-            f"\n\nThe capped count alone (`count_leads`, no filter, stops at 10,001): {count_ms:.1f} ms.\n")
+            f"\n\nThe capped count alone (`count_leads`, no filter, stops at 1,001): {count_ms:.1f} ms.\n")
 
     def manager_cookie(self, port: int, database_url: str) -> str:
         """The benchmark manager's signed-in Cookie header for this database, signing in through the server on

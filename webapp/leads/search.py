@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from webapp.auth.models import User
 from webapp.extensions import db
@@ -16,7 +16,8 @@ from webapp.leads.text_search import phone_digits, search_condition, search_hint
 from webapp.leads.timezones import ist_day_start
 
 PAGE_SIZE = 50
-COUNT_CAP = 10_000  # past this the list says "10,000+" rather than count a million rows per keystroke
+COUNT_CAP = 1_000  # past this the list says "1,000+": a common name matches thousands, and counting them is
+# most of a search's time (the GIN bitmap, then a heap visit per row to recheck; docs/scaling.md)
 CHOICE_FIELDS = ("car_model", "campaign", "utm_source")
 
 
@@ -177,7 +178,8 @@ def search_leads(filters: LeadFilters, cursor: str | None = None, per_page: int 
         after = sa.tuple_(sa.literal(created_at, Lead.created_at.type), sa.literal(lead_id, Lead.id.type))
         query = query.where(sa.tuple_(Lead.created_at, Lead.id) < after)
     query = query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(per_page + 1)
-    query = query.options(selectinload(Lead.owner))  # the page's owners in one query
+    # The page's owners in one query; the payload (the raw body, the largest column) is read only on a lead's page.
+    query = query.options(selectinload(Lead.owner), defer(Lead.payload, raiseload=True))
     rows = list(db.session.scalars(query))
     more = len(rows) > per_page
     rows = rows[:per_page]
@@ -191,18 +193,22 @@ def count_leads(filters: LeadFilters, cap: int = COUNT_CAP) -> tuple[int, bool]:
     return min(total, cap), total > cap
 
 
-def distinct_values(column, limit: int = 500) -> list[str]:
+def _distinct_values_query(column, limit: int):
     """The non-null values of an indexed column, sorted: one index probe per value, not a read of every row."""
     first = sa.select(sa.func.min(column).label("value")).cte("choice", recursive=True)
     previous = first.alias("previous")
     following = sa.select(sa.func.min(column)).where(column > previous.c.value).scalar_subquery()
     values = first.union_all(sa.select(following).where(previous.c.value.is_not(None)))
-    return list(db.session.scalars(sa.select(values.c.value).where(values.c.value.is_not(None)).limit(limit)))
+    return sa.select(values.c.value).where(values.c.value.is_not(None)).limit(limit)
+
+
+# The select filters' statements, built once (building one costs more than the index probes it runs).
+CHOICE_QUERIES = {name: _distinct_values_query(getattr(Lead, name), 500) for name in CHOICE_FIELDS}
 
 
 def filter_choices() -> dict[str, list[str]]:
     """The values present in the data for each select filter, sorted."""
-    return {name: distinct_values(getattr(Lead, name)) for name in CHOICE_FIELDS}
+    return {name: list(db.session.scalars(query)) for name, query in CHOICE_QUERIES.items()}
 
 
 def leads_with_same_phone(lead: Lead, limit: int = 20) -> list[Lead]:
