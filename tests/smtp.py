@@ -6,18 +6,30 @@ import threading
 from aiosmtpd.controller import Controller
 
 
+REFUSED_PREFIX = "refused"  # a recipient whose address starts with this is refused (550), as a mistyped one is
+
+
 class Inbox:
-    """Every message the server accepted, parsed."""
+    """Every message the server accepted, parsed, and the client address (connection) each came over."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self.messages: list[email.message.EmailMessage] = []
+        self.peers: list[tuple] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        """aiosmtpd's hook: refuse REFUSED_PREFIX addresses, accept the others."""
+        if address.startswith(REFUSED_PREFIX):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         """aiosmtpd's hook: keep the message."""
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._lock:
             self.messages.append(message)
+            self.peers.append(session.peer)
         return "250 OK"
 
     def subjects(self) -> list[str]:

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from tests.conftest import SAMPLE_LEAD
 from webapp.extensions import db
-from webapp.leads.outbox import OutboxMail
+from webapp.leads.outbox import Mail, OutboxMail, queue_mails
 from webapp.leads.routing import route_pending_leads
 from webapp.mailing import work_once
 
@@ -82,6 +82,32 @@ def test_a_stopped_mail_server_delays_the_mail_and_readyz_counts_it(mail_app, sm
         work_once(mail_app)
     assert len(smtp.inbox.messages) == 1
     assert mail_app.test_client().get("/readyz").get_json()["outbox"] == {"unsent": 0}
+
+
+def test_a_rounds_mails_go_over_one_connection_to_the_mail_server(mail_app, smtp, make_user):
+    make_user("asha@raam.example", name="Asha Patil")
+    for n in range(3):
+        arrive(mail_app, {**SAMPLE_LEAD, "name": f"Lead {n}", "phone_number": f"98000000{n:02d}"})
+    assert work_once(mail_app) == 3
+    assert sorted(smtp.inbox.subjects()) == [f"New lead: Lead {n} — Tata Nexon EV" for n in range(3)]
+    assert len(set(smtp.inbox.peers)) == 1  # one connection (handshake, TLS, login) for the round, not one each
+    assert work_once(mail_app) == 0 and len(smtp.inbox.messages) == 3  # each sent once
+
+
+def test_a_refused_mail_waits_and_the_rest_of_its_round_waits_untried(mail_app, smtp):
+    with mail_app.app_context():
+        queue_mails(Mail(kind="new_lead", recipients=[address], subject=f"To {address}", text="Hello")
+                    for address in ("asha@raam.example", "refused@raam.example", "ravi@raam.example"))
+        db.session.commit()
+    assert work_once(mail_app) == 1
+    assert smtp.inbox.subjects() == ["To asha@raam.example"]
+    with mail_app.app_context():
+        sent, refused, untried = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)).all()
+        assert sent.sent_at is not None and sent.attempts == 1
+        assert refused.sent_at is None and refused.attempts == 1 and "SMTPRecipientsRefused" in refused.last_error
+        # Never tried: no attempt counted, no error; it is tried again when the refused one is.
+        assert untried.sent_at is None and untried.attempts == 0 and untried.last_error is None
+        assert untried.next_attempt_at == refused.next_attempt_at > sent.sent_at
 
 
 def test_without_mail_server_the_mail_is_written_to_the_log(app, make_user, caplog):

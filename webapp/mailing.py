@@ -6,8 +6,10 @@ every mail; `flask --app run mail work` runs the same loop as a process of its
 own for larger installations. Without MAIL_SERVER mails are written to the log.
 Each round also escalates leads nobody contacted in time (webapp.leads.escalation).
 """
+import contextlib
 import logging
 import smtplib
+from collections.abc import Callable, Iterator
 
 import click
 import flask_mail
@@ -39,16 +41,35 @@ class _TimedConnection(flask_mail.Connection):
             host.login(settings.username, settings.password)
         return host
 
+    def __exit__(self, *exc) -> None:
+        """Say goodbye; a server that went away meanwhile has had its mails, or will have them again."""
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            super().__exit__(*exc)
 
-def deliver(mail: Mail) -> None:
-    """Send one mail over SMTP, or write it to the log when MAIL_SERVER is not set."""
+
+def _log_mail(mail: Mail) -> None:
+    log.info("mail (no MAIL_SERVER, not sent) to=%s subject=%s\n%s", ", ".join(mail.recipients), mail.subject,
+             mail.text)
+
+
+@contextlib.contextmanager
+def delivery() -> Iterator[Callable[[Mail], None]]:
+    """A function that sends one mail: over SMTP, on one connection opened at its first mail and closed at the
+    end; or to the log when MAIL_SERVER is not set."""
     if not current_app.config.get("MAIL_SERVER"):
-        log.info("mail (no MAIL_SERVER, not sent) to=%s subject=%s\n%s", ", ".join(mail.recipients),
-                 mail.subject, mail.text)
+        yield _log_mail
         return
-    message = flask_mail.Message(subject=mail.subject, recipients=mail.recipients, body=mail.text, html=mail.html)
-    with _TimedConnection(current_app.extensions["mail"]) as connection:
-        connection.send(message)
+    with contextlib.ExitStack() as opened:
+        connection = None
+
+        def send(mail: Mail) -> None:
+            nonlocal connection
+            if connection is None:
+                connection = opened.enter_context(_TimedConnection(current_app.extensions["mail"]))
+            connection.send(flask_mail.Message(subject=mail.subject, recipients=mail.recipients, body=mail.text,
+                                               html=mail.html))
+
+        yield send
 
 
 def work_once(app: Flask) -> int:
@@ -56,7 +77,7 @@ def work_once(app: Flask) -> int:
     with app.app_context():
         try:
             escalate_late_leads(app.config)
-            report = send_due_mails(deliver, float(app.config["MAIL_RETRY_SECONDS"]))
+            report = send_due_mails(delivery, float(app.config["MAIL_RETRY_SECONDS"]))
         finally:
             db.session.remove()
     return report.sent
@@ -105,7 +126,7 @@ def mail_send() -> None:
     """Send the mails that are due now, once (exit 1 if one could not be sent)."""
     app = current_app._get_current_object()
     with app.app_context():
-        report = send_due_mails(deliver, float(app.config["MAIL_RETRY_SECONDS"]), limit=10_000)
+        report = send_due_mails(delivery, float(app.config["MAIL_RETRY_SECONDS"]), limit=10_000)
     click.echo(f"sent: {report.sent}")
     if report.failed:
         raise SystemExit(1)

@@ -2,17 +2,19 @@
 
 An SMTP server that is down or slow therefore delays a mail and never loses
 it, and never slows the webhook or a page: they only add a row. Senders (a
-thread in each web worker, or `flask mail work`) claim one due row at a time:
-on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several workers and hosts never
-claim the same row and never wait for each other; on SQLite by taking the
-database's write lock in turn. Claiming moves the row's next attempt LEASE
-ahead and commits at once, so no lock and no connection is held while the
-mail server talks (a slow one must not hold up the webhook's inserts); the row
-is then marked sent. A sender that dies mid-send leaves the row to be sent
-again once the lease ends. A failed send is retried later, each time waiting
-twice as long (MAIL_RETRY_SECONDS, then ×2, up to an hour).
+thread in each web worker, or `flask mail work`) claim up to CLAIM_BATCH due
+rows at a time: on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several workers and
+hosts never claim the same row and never wait for each other; on SQLite by
+taking the database's write lock in turn. Claiming moves the rows' next attempt
+LEASE ahead and commits at once, so no lock and no connection is held while the
+mail server talks (a slow one must not hold up the webhook's inserts); each row
+is marked sent as soon as its mail is. One connection to the mail server serves
+a round's mails. A sender that dies mid-send leaves its rows to be sent again
+once the lease ends. A failed send is retried later, each time waiting twice as
+long (MAIL_RETRY_SECONDS, then ×2, up to an hour).
 """
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,7 +26,10 @@ from webapp.leads.locks import take_write_lock
 from webapp.database import BigId, JSONPayload, UTCDateTime, utcnow
 
 MAX_RETRY_WAIT = timedelta(hours=1)
-LEASE = timedelta(minutes=2)  # far longer than a send may take (SMTP_TIMEOUT_SECONDS in webapp.mailing)
+CLAIM_BATCH = 10
+# Longer than a claim's sends may take: each of CLAIM_BATCH mails talks to the server in a few steps, each
+# allowed SMTP_TIMEOUT_SECONDS (webapp.mailing); a sender that died is only this late with its mails.
+LEASE = timedelta(minutes=10)
 MAX_ERROR_CHARS = 500
 
 
@@ -111,41 +116,53 @@ class ClaimedMail:
     mail: Mail
 
 
-def _claim_due_mail(now: datetime) -> ClaimedMail | None:
+def _claim_due_mails(now: datetime, limit: int) -> list[ClaimedMail]:
     take_write_lock()
-    row = db.session.scalar(
+    rows = db.session.scalars(
         sa.select(OutboxMail).where(OutboxMail.sent_at.is_(None), OutboxMail.next_attempt_at <= now)
-        .order_by(OutboxMail.next_attempt_at, OutboxMail.id).limit(1)
-        .with_for_update(skip_locked=True).execution_options(populate_existing=True))
-    claimed = None
-    if row is not None:
+        .order_by(OutboxMail.next_attempt_at, OutboxMail.id).limit(limit)
+        .with_for_update(skip_locked=True).execution_options(populate_existing=True)).all()
+    claimed = []
+    for row in rows:
         row.next_attempt_at = now + LEASE
         row.attempts += 1
-        claimed = ClaimedMail(id=row.id, attempts=row.attempts, mail=Mail(
+        claimed.append(ClaimedMail(id=row.id, attempts=row.attempts, mail=Mail(
             kind=row.kind, recipients=list(row.recipients), subject=row.subject, text=row.body_text,
-            html=row.body_html, lead_id=row.lead_id))
+            html=row.body_html, lead_id=row.lead_id)))
     db.session.commit()
     return claimed
 
 
-def _update(mail_id: int, **values) -> None:
-    db.session.execute(sa.update(OutboxMail).where(OutboxMail.id == mail_id).values(**values))
+def _update(mail_ids: list[int], **values) -> None:
+    db.session.execute(sa.update(OutboxMail).where(OutboxMail.id.in_(mail_ids)).values(**values))
     db.session.commit()
 
 
-def send_due_mails(deliver: Callable[[Mail], None], retry_seconds: float, limit: int = 50) -> SendReport:
-    """Send up to `limit` due mails with `deliver`, one claim at a time; stop at the first failure."""
+def _failed(mail: ClaimedMail, untried: list[ClaimedMail], error: Exception, retry_seconds: float) -> None:
+    """`mail` waits before its next attempt, and the rest of its claim with it (the server is likely down):
+    they were not tried, so their claim does not count as an attempt."""
+    retry_at = utcnow() + retry_wait(mail.attempts, retry_seconds)
+    _update([mail.id], last_error=f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS], next_attempt_at=retry_at)
+    if untried:
+        _update([other.id for other in untried], next_attempt_at=retry_at, attempts=OutboxMail.attempts - 1)
+
+
+def send_due_mails(delivery: Callable[[], ContextManager[Callable[[Mail], None]]], retry_seconds: float,
+                   limit: int = 50) -> SendReport:
+    """Send up to `limit` due mails, claimed CLAIM_BATCH at a time, each with the function `delivery()` gives (one
+    mail server connection for them all); stop at the first failure. Each is marked sent as soon as it is."""
     sent = 0
-    for _ in range(limit):
-        claimed = _claim_due_mail(utcnow())
-        if claimed is None:
-            break
-        try:
-            deliver(claimed.mail)
-        except Exception as error:  # any failure of the mail server is a retry, never a lost mail
-            _update(claimed.id, last_error=f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS],
-                    next_attempt_at=utcnow() + retry_wait(claimed.attempts, retry_seconds))
-            return SendReport(sent=sent, failed=1)  # the server is likely down: the next round tries again
-        _update(claimed.id, sent_at=utcnow(), last_error=None)
-        sent += 1
+    with delivery() as send:
+        while sent < limit:
+            claimed = _claim_due_mails(utcnow(), min(CLAIM_BATCH, limit - sent))
+            for index, item in enumerate(claimed):
+                try:
+                    send(item.mail)
+                except Exception as error:  # any failure of the mail server is a retry, never a lost mail
+                    _failed(item, claimed[index + 1:], error, retry_seconds)
+                    return SendReport(sent=sent, failed=1)  # the next round tries again
+                _update([item.id], sent_at=utcnow(), last_error=None)
+                sent += 1
+            if len(claimed) < CLAIM_BATCH:
+                break
     return SendReport(sent=sent, failed=0)

@@ -10,7 +10,7 @@ from webapp.leads.outbox import send_due_mails
 from webapp.leads.report_days import rebuild
 from webapp.leads.report_sql import ReportSettings
 from webapp.leads.summary import queue_daily_summary
-from webapp.mailing import deliver
+from webapp.mailing import delivery
 
 reports_cli = AppGroup("reports", help="The reports page's numbers.")
 
@@ -30,5 +30,5 @@ def daily_command() -> None:
         click.echo("No active manager to mail the summary to.")
         return
     # This process may be a cron job's: send now rather than wait for a web worker's sender.
-    report = send_due_mails(deliver, float(current_app.config["MAIL_RETRY_SECONDS"]))
+    report = send_due_mails(delivery, float(current_app.config["MAIL_RETRY_SECONDS"]))
     click.echo("Summary sent." if report.sent else "Summary queued; the web service's sender will retry it.")
