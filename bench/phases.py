@@ -41,6 +41,7 @@ class Phases(WebhookPhases, ReadPhases, ReportPhases, LivePhases):
         self.webhook(with_twin=True)
         self.index_cost()
         self.webhook_breakdown()
+        self.routing_at_a_steady_pace()
         self.trim_to_seeded()
         self.dashboard_postgresql()
         self.export()
@@ -57,6 +58,7 @@ class Phases(WebhookPhases, ReadPhases, ReportPhases, LivePhases):
         self.add_indexes()
         self.webhook(with_twin=False)
         self.webhook_breakdown()
+        self.routing_at_a_steady_pace()
         return self.body()
 
     def body(self) -> str:

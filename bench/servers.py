@@ -1,4 +1,6 @@
 """gunicorn for the benchmark: any app module, started and stopped by the tests' own helpers, logs to a file."""
+import time
+
 from tests.servers import free_port, start_gunicorn, stop
 
 # gunicorn.conf.py applies (production's settings) except worker recycling: a worker stays the same process
@@ -17,6 +19,13 @@ class Gunicorn:
 
     def __enter__(self) -> "Gunicorn":
         self.process = start_gunicorn(self.port, self.env, self.workers, BENCH_OPTIONS, app=self.app)
+        # The port answers once the master listens; every worker's CPU is read from its first request on.
+        deadline = time.monotonic() + 30
+        while len(self.worker_pids()) < self.workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn {self.app}: {len(self.worker_pids())} of {self.workers} workers "
+                                   "after 30 s")
+            time.sleep(0.05)
         return self
 
     def worker_pids(self) -> list[int]:

@@ -1,6 +1,8 @@
 -- wrk script of the webhook benchmark (bench/wrk.py): POSTs a distinct lead per request as CarDekho does,
 -- counts every answer's status, and prints one line "BENCH_RESULT {json}" when the run ends.
--- Usage: wrk ... -s bench/webhook.lua http://127.0.0.1:PORT/admin/mg-digital-leads/source/cardekho -- API_KEY
+-- With PAUSE_MS, each connection waits that long (0.5..1.5×, at random) after each answer: a steady pace, as
+-- leads arrive, instead of as fast as the server answers.
+-- Usage: wrk ... -s bench/webhook.lua http://127.0.0.1:PORT/admin/mg-digital-leads/source/cardekho -- API_KEY [PAUSE_MS]
 
 local threads = {}
 
@@ -13,6 +15,7 @@ function init(args)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json; charset=utf-8"
   wrk.headers["X-API-Key"] = args[1]
+  pause = tonumber(args[2] or "0")
   sent = 0
   statuses = {}
 end
@@ -26,6 +29,11 @@ function request()
     '"lead_url": "https://cardekho.com/leads/%d", "campaign": "EV Awareness Q4", "utm_source": "cardekho_ads"}',
     thread_number, sent, number, sent)
   return wrk.format(nil, nil, nil, body)
+end
+
+function delay()
+  if pause == 0 then return 0 end
+  return math.random(pause / 2, pause * 3 / 2)
 end
 
 function response(status, headers, body)

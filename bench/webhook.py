@@ -68,10 +68,10 @@ class ServerResult:
 
 
 def compare(servers: list[tuple[str, Gunicorn]], key: str, senders: tuple[int, ...], seconds: int,
-            warmup_seconds: int, rounds: int) -> dict[int, dict[str, ServerResult]]:
+            warmup_seconds: int, rounds: int, pause_ms: int = 0) -> dict[int, dict[str, ServerResult]]:
     """{senders: {server name: its result}}: each server in turn, the order rotating every round. A server not
     started yet is started for its turn and stopped after it (many at once would exceed PostgreSQL's
-    connections)."""
+    connections). Senders post as fast as they are answered, or pause about `pause_ms` after each answer."""
     results = {}
     for concurrency in senders:
         results[concurrency] = {name: ServerResult() for name, _ in servers}
@@ -83,7 +83,7 @@ def compare(servers: list[tuple[str, Gunicorn]], key: str, senders: tuple[int, .
                         run_wrk(server.port, key, concurrency, warmup_seconds)
                     pids = server.worker_pids()
                     before = worker_cpu_seconds(pids)
-                    run = run_wrk(server.port, key, concurrency, seconds)
+                    run = run_wrk(server.port, key, concurrency, seconds, pause_ms)
                     used = worker_cpu_seconds(pids) - before
                 results[concurrency][name].runs.append(run)
                 results[concurrency][name].cpu_ms.append(used / max(run.requests, 1) * 1000)

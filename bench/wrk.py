@@ -45,13 +45,14 @@ def ensure_wrk() -> str | None:
     return shutil.which("wrk")
 
 
-def run_wrk(port: int, key: str, connections: int, seconds: int) -> WrkRun:
-    """POST distinct leads to 127.0.0.1:port's webhook from `connections` connections for `seconds` seconds."""
+def run_wrk(port: int, key: str, connections: int, seconds: int, pause_ms: int = 0) -> WrkRun:
+    """POST distinct leads to 127.0.0.1:port's webhook from `connections` connections for `seconds` seconds, each
+    as fast as it is answered, or pausing about `pause_ms` after each answer."""
     binary = ensure_wrk()
     if binary is None:
         raise RuntimeError("wrk is not installed: run 'sudo apt-get install wrk' (make bench does it as root)")
     command = [binary, "-t", str(THREADS), "-c", str(connections), "-d", f"{seconds}s", "--timeout", TIMEOUT,
-               "-s", SCRIPT, f"http://127.0.0.1:{port}{WEBHOOK}", "--", key]
+               "-s", SCRIPT, f"http://127.0.0.1:{port}{WEBHOOK}", "--", key, str(pause_ms)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 60)
     line = next((line for line in done.stdout.splitlines() if line.startswith("BENCH_RESULT ")), None)
     if done.returncode or line is None:

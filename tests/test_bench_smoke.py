@@ -68,6 +68,8 @@ def test_the_benchmark_runs_end_to_end_and_writes_its_report(tmp_path, postgresq
     assert text.count("| a sales person's new leads (owner=ID&status=new") == 2
     assert text.count("| repeats hidden (repeats=hide) |") == 2
     assert "| without routing (no router thread) |" in text
+    assert re.search(r"\| webhook: routing costs a sender nothing at a steady pace: p99 .* \| [\d.]+× \|", text)
+    assert "### What routing costs a sender" in text
     assert re.search(r"\| webhook keeps ≥ 90% of its throughput while 100 list tabs poll \| \d+% \|", text)
     assert re.search(r"\| nothing new, no filters \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| \{'204': \d+\} \|", text)
     assert f"**Machine:** {os.cpu_count()} cores" in text  # the report says what it was measured on
@@ -91,9 +93,11 @@ def test_only_webhook_replaces_the_webhook_section_and_keeps_the_others(tmp_path
     assert "python -m bench --only webhook" in text and "3,000 leads" in text  # says what it measured, on what
     # The dashboard, export and SQLite sections of the last full run are kept as they were.
     assert before[before.index("## 2. Dashboard"):] == text[text.index("## 2. Dashboard"):]
-    kept = [line for line in before.splitlines() if line.startswith(("| postgresql:", "| export", "| sqlite:"))]
+    kept = [line for line in before.splitlines()
+            if line.startswith(("| postgresql:", "| export", "| sqlite:", "| webhook keeps"))]
     assert kept and all(line in text for line in kept)
     assert text.count("## 1. Webhook") == 1 and text.count("## Targets") == 1
+    assert text.count("| webhook: routing costs a sender nothing") == 1 and "### What routing costs a sender" in text
     assert redis.Redis(db=14).dbsize() == 0
 
 
