@@ -139,12 +139,13 @@ def _update(mail_ids: list[int], **values) -> None:
 
 
 def _failed(mail: ClaimedMail, untried: list[ClaimedMail], error: Exception, retry_seconds: float) -> None:
-    """`mail` waits before its next attempt, and the rest of its claim with it (the server is likely down):
-    they were not tried, so their claim does not count as an attempt."""
-    retry_at = utcnow() + retry_wait(mail.attempts, retry_seconds)
-    _update([mail.id], last_error=f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS], next_attempt_at=retry_at)
+    """`mail` waits before its next attempt; the rest of its claim, not tried, is due again at once (a mail the
+    server refuses for good must not hold up the others) and its claim counts no attempt."""
+    now = utcnow()
+    _update([mail.id], last_error=f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS],
+            next_attempt_at=now + retry_wait(mail.attempts, retry_seconds))
     if untried:
-        _update([other.id for other in untried], next_attempt_at=retry_at, attempts=OutboxMail.attempts - 1)
+        _update([other.id for other in untried], next_attempt_at=now, attempts=OutboxMail.attempts - 1)
 
 
 def send_due_mails(delivery: Callable[[], ContextManager[Callable[[Mail], None]]], retry_seconds: float,
