@@ -1,7 +1,11 @@
 """gunicorn for the benchmark: any app module, started and stopped by the tests' own helpers, logs to a file."""
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
-from tests.servers import free_port, start_gunicorn, stop
+from tests.servers import ROOT, free_port, start_gunicorn, stop
 
 # gunicorn.conf.py applies (production's settings) except worker recycling: a worker stays the same process
 # through a run, so its CPU can be read from /proc and no restart lands in one app's numbers. A long timeout:
@@ -40,6 +44,40 @@ class Gunicorn:
             log.write(f"--- gunicorn {self.app} on port {self.port}\n{output}")
 
 
+class GunicornWithSideProcesses(Gunicorn):
+    """The web service with no router and no mail sender thread (ROUTE_INTERVAL=0, MAIL_INTERVAL=0), beside
+    `flask leads route-work` and `flask mail work`: each a process of its own, as docs/scaling.md describes.
+    Their CPU counts as the workers'."""
+
+    SIDES = (("leads", "route-work"), ("mail", "work"))
+
+    def __init__(self, app: str, env: dict, workers: int, log_path: str):
+        super().__init__(app, {**env, "ROUTE_INTERVAL": "0", "MAIL_INTERVAL": "0"}, workers, log_path)
+        self.side_env = {**os.environ, **env, "ROUTE_INTERVAL": "1", "MAIL_INTERVAL": "1"}
+        self.sides: list[subprocess.Popen] = []
+
+    def __enter__(self) -> "GunicornWithSideProcesses":
+        super().__enter__()
+        for args in self.SIDES:
+            log_file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+            process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "run", *args], cwd=ROOT,
+                                       env=self.side_env, stdout=log_file, stderr=subprocess.STDOUT, text=True)
+            process.log_file = log_file
+            self.sides.append(process)
+        return self
+
+    def worker_pids(self) -> list[int]:
+        """The web workers' PIDs and the side processes'."""
+        return super().worker_pids() + [process.pid for process in self.sides]
+
+    def __exit__(self, *exc) -> None:
+        with open(self.log_path, "a") as log:
+            for args, process in zip(self.SIDES, self.sides):
+                log.write(f"--- flask {' '.join(args)}\n{stop(process)}")
+        self.sides = []
+        super().__exit__(*exc)
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (peak) of a process, in KiB."""
     with open(f"/proc/{pid}/status") as status:
@@ -47,4 +85,4 @@ def memory_kib(pid: int) -> dict[str, int]:
     return {name: int(value.split()[0]) for name, value in fields.items()}
 
 
-__all__ = ["Gunicorn", "free_port", "memory_kib"]
+__all__ = ["Gunicorn", "GunicornWithSideProcesses", "free_port", "memory_kib"]

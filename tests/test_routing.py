@@ -1,4 +1,7 @@
 """The router (webapp.leads.routing) on SQLite and PostgreSQL: repeats linked, owners in turn, never a refusal."""
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -8,6 +11,7 @@ import sqlalchemy as sa
 
 from tests.conftest import SAMPLE_LEAD
 from tests.factories import add_lead
+from tests.servers import ROOT
 from webapp.auth.models import User
 from webapp.extensions import db
 from webapp.leads import pipeline
@@ -220,6 +224,30 @@ def test_flask_leads_route_routes_what_waits(app, sales):
     result = app.test_cli_runner().invoke(args=["leads", "route"])
     assert result.exit_code == 0 and result.output.strip() == "Routed 3 lead(s)."
     assert all(lead.owner_id for lead in stored(app))
+
+
+def test_flask_leads_route_work_is_a_router_process_of_its_own(app, sales):
+    """`flask leads route-work` (for ROUTE_INTERVAL=0 on the web service): routes what waits, and keeps routing."""
+    add(app, T0, phone_number="9876500001")
+    env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": "route-work-test-secret",
+           "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "ROUTE_INTERVAL": "0.2"}
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "run", "leads", "route-work"], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def owned_within_15_s(expected: int) -> int:
+        deadline = time.monotonic() + 15
+        while sum(lead.owner_id is not None for lead in stored(app)) < expected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return sum(lead.owner_id is not None for lead in stored(app))
+
+    try:
+        assert owned_within_15_s(1) == 1  # the lead that waited
+        add(app, T0 + timedelta(minutes=1), phone_number="9876500002")
+        assert owned_within_15_s(2) == 2  # and one that arrived while it runs
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=15)[0]
+    assert "routing waiting leads every 0.2 s" in output and "Traceback" not in output
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # query plans are PostgreSQL's

@@ -25,6 +25,10 @@ from webapp.worker_thread import WorkerThread
 log = logging.getLogger(__name__)
 mail_cli = AppGroup("mail", help="Mails from the outbox: send them, or see how many wait.")
 SMTP_TIMEOUT_SECONDS = 10  # a hung mail server fails this send; the outbox retries it later
+# Mails a round may send: a burst of leads is mailed in the next round or two (at 50 a round, every
+# MAIL_INTERVAL, a `mail work` process sent 10 a second while leads came faster), and late leads are
+# still escalated between rounds.
+ROUND_LIMIT = 500
 
 
 class _TimedConnection(flask_mail.Connection):
@@ -77,7 +81,7 @@ def work_once(app: Flask) -> int:
     with app.app_context():
         try:
             escalate_late_leads(app.config)
-            report = send_due_mails(delivery, float(app.config["MAIL_RETRY_SECONDS"]))
+            report = send_due_mails(delivery, float(app.config["MAIL_RETRY_SECONDS"]), limit=ROUND_LIMIT)
         finally:
             db.session.remove()
     return report.sent

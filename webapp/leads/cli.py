@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from webapp.leads.demo import ProductionRefused, refuse_production, seed_demo_leads
 from webapp.leads.routing import route_pending_leads
+from webapp.leads.routing_thread import Router
 
 leads_cli = AppGroup("leads", help="Work with the lead table.")
 
@@ -39,3 +40,17 @@ def route() -> None:
     while routed := route_pending_leads(current_app.config):
         total += routed
     click.echo(f"Routed {total:,} lead(s).")
+
+
+@leads_cli.command("route-work")
+def route_work() -> None:
+    """Route waiting leads every second until stopped: a router process of its own (ROUTE_INTERVAL=0 on the web
+    service then, so its workers run no router thread; see docs/scaling.md)."""
+    app = current_app._get_current_object()
+    interval = float(app.config["ROUTE_INTERVAL"]) or 1.0
+    click.echo(f"routing waiting leads every {interval:g} s; Ctrl-C stops")
+    router = Router(app, interval)
+    try:
+        router.run()
+    except KeyboardInterrupt:
+        router.stop()
