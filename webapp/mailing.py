@@ -118,11 +118,7 @@ def mail_work() -> None:
     app = current_app._get_current_object()
     interval = float(app.config["MAIL_INTERVAL"]) or 5.0
     click.echo(f"sending mails every {interval:g} s; Ctrl-C stops")
-    sender = MailSender(app, interval)
-    try:
-        sender.run()
-    except KeyboardInterrupt:
-        sender.stop()
+    MailSender(app, interval).run_until_interrupted()
 
 
 @mail_cli.command("send")

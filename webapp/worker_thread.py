@@ -59,6 +59,13 @@ class WorkerThread:
         """Run a round soon. Costs the caller one Event.set()."""
         self._wake.set()
 
+    def run_until_interrupted(self) -> None:
+        """The loop in the foreground, as a process of its own (`flask mail work`, `flask leads route-work`)."""
+        try:
+            self.run()
+        except KeyboardInterrupt:
+            self.stop()
+
     def stop(self) -> None:
         """Stop the loop (tests, and a foreground loop on Ctrl-C)."""
         self._stop.set()

@@ -49,8 +49,4 @@ def route_work() -> None:
     app = current_app._get_current_object()
     interval = float(app.config["ROUTE_INTERVAL"]) or 1.0
     click.echo(f"routing waiting leads every {interval:g} s; Ctrl-C stops")
-    router = Router(app, interval)
-    try:
-        router.run()
-    except KeyboardInterrupt:
-        router.stop()
+    Router(app, interval).run_until_interrupted()
