@@ -1,13 +1,17 @@
 """Mails from the outbox to a real SMTP server on loopback: the owner's mail, retries, the log without a server."""
+import contextlib
 import logging
 import time
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from tests.conftest import SAMPLE_LEAD
 from webapp.extensions import db
-from webapp.leads.outbox import Mail, OutboxMail, queue_mails
+from webapp.database import utcnow
+from webapp.leads import outbox
+from webapp.leads.outbox import Mail, OutboxMail, queue_mails, send_due_mails
 from webapp.leads.routing import route_pending_leads
 from webapp.mailing import work_once
 
@@ -112,6 +116,54 @@ def test_a_refused_mail_waits_and_never_holds_up_the_rest_of_its_round(mail_app,
         work_once(mail_app)
         time.sleep(0.3)
     assert sorted(smtp.inbox.subjects()) == ["To asha@raam.example", "To ravi@raam.example"]
+
+
+def queue_three_mails() -> None:
+    """Mail 0, Mail 1, Mail 2, due now (app context)."""
+    queue_mails(Mail(kind="new_lead", recipients=["asha@raam.example"], subject=f"Mail {n}", text="Hello")
+                for n in range(3))
+    db.session.commit()
+
+
+def test_a_round_stopped_mid_claim_gives_back_the_mails_it_did_not_start(mail_app):
+    with mail_app.app_context():
+        queue_three_mails()
+        tried = []
+
+        @contextlib.contextmanager
+        def delivery():
+            def send(mail):
+                tried.append(mail.subject)
+                if len(tried) == 2:
+                    raise KeyboardInterrupt  # Ctrl-C on `flask mail work`, or a worker stopping, mid-send
+            yield send
+
+        with pytest.raises(KeyboardInterrupt):
+            send_due_mails(delivery, retry_seconds=60)
+        db.session.remove()
+        sent, in_flight, untried = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)).all()
+        assert sent.sent_at is not None
+        assert in_flight.sent_at is None and in_flight.next_attempt_at > utcnow()  # it may have gone: leased
+        assert untried.attempts == 0 and untried.next_attempt_at <= utcnow()  # never started: due again now
+    assert tried == ["Mail 0", "Mail 1"]
+
+
+def test_a_slow_mail_server_ends_the_round_inside_the_lease(mail_app, monkeypatch):
+    """Past half its lease a claim sends no more and gives the rest back: another sender may claim them after it."""
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=1))
+    with mail_app.app_context():
+        queue_three_mails()
+        tried = []
+
+        @contextlib.contextmanager
+        def delivery():
+            yield lambda mail: (tried.append(mail.subject), time.sleep(0.6))  # each send takes most of the lease
+
+        assert send_due_mails(delivery, retry_seconds=60).sent == 1
+        db.session.remove()
+        sent, *rest = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)).all()
+        assert sent.sent_at is not None and tried == ["Mail 0"]
+        assert all(mail.sent_at is None and mail.attempts == 0 and mail.next_attempt_at <= utcnow() for mail in rest)
 
 
 def test_without_mail_server_the_mail_is_written_to_the_log(app, make_user, caplog):

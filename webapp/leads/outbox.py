@@ -9,8 +9,10 @@ taking the database's write lock in turn. Claiming moves the rows' next attempt
 LEASE ahead and commits at once, so no lock and no connection is held while the
 mail server talks (a slow one must not hold up the webhook's inserts); each row
 is marked sent as soon as its mail is. One connection to the mail server serves
-a round's mails. A sender that dies mid-send leaves its rows to be sent again
-once the lease ends. A failed send is retried later, each time waiting twice as
+a round's mails. A round that ends early (a failed send, Ctrl-C, a lost
+database) gives back the claimed mails it did not start; a sender that dies
+leaves its claim to be sent once the lease ends: a mail may then go out twice,
+never not at all. A failed send is retried later, each time waiting twice as
 long (MAIL_RETRY_SECONDS, then ×2, up to an hour).
 """
 from collections.abc import Callable, Iterable
@@ -116,54 +118,78 @@ class ClaimedMail:
     mail: Mail
 
 
-def _claim_due_mails(now: datetime, limit: int) -> list[ClaimedMail]:
+def _claim_due_mails(now: datetime, limit: int) -> tuple[list[ClaimedMail], datetime]:
+    """Up to `limit` due mails, and the end of their lease: until then they are this sender's."""
     take_write_lock()
     rows = db.session.scalars(
         sa.select(OutboxMail).where(OutboxMail.sent_at.is_(None), OutboxMail.next_attempt_at <= now)
         .order_by(OutboxMail.next_attempt_at, OutboxMail.id).limit(limit)
         .with_for_update(skip_locked=True).execution_options(populate_existing=True)).all()
+    lease_until = now + LEASE
     claimed = []
     for row in rows:
-        row.next_attempt_at = now + LEASE
+        row.next_attempt_at = lease_until
         row.attempts += 1
         claimed.append(ClaimedMail(id=row.id, attempts=row.attempts, mail=Mail(
             kind=row.kind, recipients=list(row.recipients), subject=row.subject, text=row.body_text,
             html=row.body_html, lead_id=row.lead_id)))
     db.session.commit()
-    return claimed
+    return claimed, lease_until
 
 
-def _update(mail_ids: list[int], **values) -> None:
-    db.session.execute(sa.update(OutboxMail).where(OutboxMail.id.in_(mail_ids)).values(**values))
+def _still_ours(mail_ids: list[int], lease_until: datetime):
+    # Unsent and still leased by this claim: past the lease another sender may have claimed them again.
+    return sa.and_(OutboxMail.id.in_(mail_ids), OutboxMail.sent_at.is_(None), OutboxMail.next_attempt_at == lease_until)
+
+
+def _update(condition, **values) -> None:
+    db.session.execute(sa.update(OutboxMail).where(condition).values(**values))
     db.session.commit()
 
 
-def _failed(mail: ClaimedMail, untried: list[ClaimedMail], error: Exception, retry_seconds: float) -> None:
-    """`mail` waits before its next attempt; the rest of its claim, not tried, is due again at once (a mail the
-    server refuses for good must not hold up the others) and its claim counts no attempt."""
-    now = utcnow()
-    _update([mail.id], last_error=f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS],
-            next_attempt_at=now + retry_wait(mail.attempts, retry_seconds))
-    if untried:
-        _update([other.id for other in untried], next_attempt_at=now, attempts=OutboxMail.attempts - 1)
+def _failed(mail: ClaimedMail, lease_until: datetime, error: Exception, retry_seconds: float) -> None:
+    """`mail` waits before its next attempt, each time twice as long."""
+    _update(_still_ours([mail.id], lease_until), last_error=f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS],
+            next_attempt_at=utcnow() + retry_wait(mail.attempts, retry_seconds))
+
+
+def _give_back(untried: list[ClaimedMail], lease_until: datetime) -> None:
+    """The claimed mails a round did not start are due again at once, and their claim counts no attempt: a
+    mail the server refuses for good, a stopped sender or a lost database must not hold them for the lease."""
+    if not untried:
+        return
+    try:
+        db.session.rollback()  # whatever ended the round left nothing to keep
+        _update(_still_ours([mail.id for mail in untried], lease_until), next_attempt_at=utcnow(),
+                attempts=OutboxMail.attempts - 1)
+    except Exception:  # the database is away too: the lease ends on its own
+        db.session.rollback()
 
 
 def send_due_mails(delivery: Callable[[], ContextManager[Callable[[Mail], None]]], retry_seconds: float,
                    limit: int = 50) -> SendReport:
     """Send up to `limit` due mails, claimed CLAIM_BATCH at a time, each with the function `delivery()` gives (one
-    mail server connection for them all); stop at the first failure. Each is marked sent as soon as it is."""
+    mail server connection for them all); stop at the first failure. Each is marked sent as soon as it is; the
+    mails of a claim not started when the round ends, however it ends, are given back."""
     sent = 0
     with delivery() as send:
         while sent < limit:
-            claimed = _claim_due_mails(utcnow(), min(CLAIM_BATCH, limit - sent))
-            for index, item in enumerate(claimed):
-                try:
-                    send(item.mail)
-                except Exception as error:  # any failure of the mail server is a retry, never a lost mail
-                    _failed(item, claimed[index + 1:], error, retry_seconds)
-                    return SendReport(sent=sent, failed=1)  # the next round tries again
-                _update([item.id], sent_at=utcnow(), last_error=None)
-                sent += 1
+            claimed, lease_until = _claim_due_mails(utcnow(), min(CLAIM_BATCH, limit - sent))
+            started = 0
+            try:
+                for item in claimed:
+                    if utcnow() >= lease_until - LEASE / 2:  # a very slow server: stop well inside the lease
+                        return SendReport(sent=sent, failed=0)
+                    started += 1
+                    try:
+                        send(item.mail)
+                    except Exception as error:  # any failure of the mail server is a retry, never a lost mail
+                        _failed(item, lease_until, error, retry_seconds)
+                        return SendReport(sent=sent, failed=1)  # the server is likely down: the next round tries
+                    _update(OutboxMail.id == item.id, sent_at=utcnow(), last_error=None)
+                    sent += 1
+            finally:
+                _give_back(claimed[started:], lease_until)
             if len(claimed) < CLAIM_BATCH:
                 break
     return SendReport(sent=sent, failed=0)
