@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 
 from bench import report
+from bench.commands import psql
 from tests.servers import ROOT, free_port, run_flask, scratch_database, start_gunicorn, stop
 
 BASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -59,23 +60,14 @@ def newest_asked_from(base: str, cookie: str, dsn: str) -> int:
     A page drawn while the router still holds leads (an earlier phase's last ones) asks from below them and is
     shown them when they are routed, so "nothing new" would time some answers with rows (bounded: 30 s).
     """
-    import psycopg2
-
     request = urllib.request.Request(base + "/admin/mg-digital-leads", headers={"Cookie": cookie})
     urllib.request.urlopen(request, timeout=10).read()  # a worker's first request starts its router
-    connection = psycopg2.connect(dsn.replace("postgresql+psycopg2://", "postgresql://"))
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            for _ in range(60):
-                cursor.execute('SELECT count(*) FROM "mg-digital-leads" WHERE routed_at IS NULL')
-                if cursor.fetchone()[0] == 0:
-                    break
-                time.sleep(0.5)
-            else:
-                raise RuntimeError("the router left leads unrouted for 30 s")
-    finally:
-        connection.close()
+    waiting = 'SELECT count(*) FROM "mg-digital-leads" WHERE routed_at IS NULL'
+    deadline = time.monotonic() + 30
+    while psql(dsn.replace("postgresql+psycopg2://", "postgresql://"), waiting) != "0":
+        if time.monotonic() > deadline:
+            raise RuntimeError("the router left leads unrouted for 30 s")
+        time.sleep(0.5)
     time.sleep(1.1)  # every worker's cached newest id (LIVE_ANSWER_SECONDS) is read after the last routing
     listing = urllib.request.urlopen(request, timeout=10).read().decode()
     return int(re.search(r'data-after="(\d+)"', listing).group(1))

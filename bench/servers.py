@@ -1,11 +1,9 @@
 """gunicorn for the benchmark: any app module, started and stopped by the tests' own helpers, logs to a file."""
-import os
 import subprocess
 import sys
-import tempfile
 import time
 
-from tests.servers import ROOT, free_port, start_gunicorn, stop
+from tests.servers import free_port, start_gunicorn, start_server, stop
 
 # gunicorn.conf.py applies (production's settings) except worker recycling: a worker stays the same process
 # through a run, so its CPU can be read from /proc and no restart lands in one app's numbers. A long timeout:
@@ -53,17 +51,13 @@ class GunicornWithSideProcesses(Gunicorn):
 
     def __init__(self, app: str, env: dict, workers: int, log_path: str):
         super().__init__(app, {**env, "ROUTE_INTERVAL": "0", "MAIL_INTERVAL": "0"}, workers, log_path)
-        self.side_env = {**os.environ, **env, "ROUTE_INTERVAL": "1", "MAIL_INTERVAL": "1"}
+        self.side_env = {**env, "ROUTE_INTERVAL": "1", "MAIL_INTERVAL": "1"}
         self.sides: list[subprocess.Popen] = []
 
     def __enter__(self) -> "GunicornWithSideProcesses":
         super().__enter__()
-        for args in self.SIDES:
-            log_file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
-            process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "run", *args], cwd=ROOT,
-                                       env=self.side_env, stdout=log_file, stderr=subprocess.STDOUT, text=True)
-            process.log_file = log_file
-            self.sides.append(process)
+        self.sides = [start_server(f"flask {' '.join(args)}", [sys.executable, "-m", "flask", "--app", "run", *args],
+                                   None, self.side_env) for args in self.SIDES]
         return self
 
     def worker_pids(self) -> list[int]:

@@ -122,15 +122,17 @@ def start_gunicorn(port: int, env: dict, workers: int = 2, options: tuple[str, .
     return start_server("gunicorn", command, port, env)
 
 
-def start_server(what: str, command: list[str], port: int, env: dict) -> subprocess.Popen:
-    """Run `command` from the project's folder until it accepts connections on `port`; its output in `.log_file`."""
+def start_server(what: str, command: list[str], port: int | None, env: dict) -> subprocess.Popen:
+    """Run `command` from the project's folder until it accepts connections on `port` (at once for a process
+    that listens on none); its output in `.log_file`."""
     # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe blocks every worker.
     log_file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log_file,
                                stderr=subprocess.STDOUT, text=True)
     process.log_file = log_file
     try:
-        wait_for_port(port)
+        if port is not None:
+            wait_for_port(port)
     except TimeoutError:
         pytest.fail(f"{what} did not start:\n" + stop(process))
     return process

@@ -1,6 +1,4 @@
 """The router (webapp.leads.routing) on SQLite and PostgreSQL: repeats linked, owners in turn, never a refusal."""
-import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -11,7 +9,7 @@ import sqlalchemy as sa
 
 from tests.conftest import SAMPLE_LEAD
 from tests.factories import add_lead
-from tests.servers import ROOT
+from tests.servers import start_server, stop
 from webapp.auth.models import User
 from webapp.extensions import db
 from webapp.leads import pipeline
@@ -229,10 +227,10 @@ def test_flask_leads_route_routes_what_waits(app, sales):
 def test_flask_leads_route_work_is_a_router_process_of_its_own(app, sales):
     """`flask leads route-work` (for ROUTE_INTERVAL=0 on the web service): routes what waits, and keeps routing."""
     add(app, T0, phone_number="9876500001")
-    env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": "route-work-test-secret",
+    env = {"APP_ENV": "development", "SECRET_KEY": "route-work-test-secret",
            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "ROUTE_INTERVAL": "0.2"}
-    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "run", "leads", "route-work"], cwd=ROOT,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = start_server("flask leads route-work", [sys.executable, "-m", "flask", "--app", "run", "leads",
+                                                      "route-work"], None, env)
 
     def owned_within_15_s(expected: int) -> int:
         deadline = time.monotonic() + 15
@@ -245,8 +243,7 @@ def test_flask_leads_route_work_is_a_router_process_of_its_own(app, sales):
         add(app, T0 + timedelta(minutes=1), phone_number="9876500002")
         assert owned_within_15_s(2) == 2  # and one that arrived while it runs
     finally:
-        process.terminate()
-        output = process.communicate(timeout=15)[0]
+        output = stop(process)
     assert "routing waiting leads every 0.2 s" in output and "Traceback" not in output
 
 
