@@ -23,7 +23,7 @@ test: $(VENV)/.test browser wrk
 
 ## make bench: a million demo leads on PostgreSQL (database raam_bench, Redis db 12, both cleaned up after),
 ## the webhook against a minimal and a typical one (wrk), the dashboard, the export; writes and prints bench/RESULTS.md
-## (~6 min). The webhook alone: .venv/bin/python -m bench --only webhook (~3 min)
+## (6 min on a quiet machine, up to 22 on a busy one). The webhook alone: .venv/bin/python -m bench --only webhook (3-7 min)
 bench: $(VENV)/.test wrk
 	$(PY) -m bench
 

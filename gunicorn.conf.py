@@ -29,6 +29,7 @@ preload_app = True
 max_requests = 2000
 max_requests_jitter = 200
 accesslog = "-"
+logger_class = "gunicorn_worker.AccessLogWithoutIdleTabs"  # not the open list tabs' "nothing new" every 3 s
 errorlog = "-"
 # No query strings or headers other than the request id: nothing secret reaches the access log.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
@@ -49,3 +50,8 @@ def post_fork(server, worker):
 
     for engine in engines_of(run.app):
         engine.dispose(close=False)
+
+
+def post_worker_init(worker):
+    """Say when a worker serves: the master listens before its workers have booted (tests wait for this line)."""
+    worker.log.info("Worker ready (pid: %s)", worker.pid)

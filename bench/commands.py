@@ -1,6 +1,4 @@
 """Helpers the benchmark phases share: the Flask CLI, psql, the maintenance database, an in-process app."""
-import glob
-import importlib.util
 import os
 import shutil
 import subprocess

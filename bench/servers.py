@@ -1,9 +1,8 @@
 """gunicorn for the benchmark: any app module, started and stopped by the tests' own helpers, logs to a file."""
 import subprocess
 import sys
-import time
 
-from tests.servers import free_port, start_gunicorn, start_server, stop
+from tests.servers import free_port, start_gunicorn, start_server, stop, wait_for_output
 
 # gunicorn.conf.py applies (production's settings) except worker recycling: a worker stays the same process
 # through a run, so its CPU can be read from /proc and no restart lands in one app's numbers. A long timeout:
@@ -12,29 +11,24 @@ BENCH_OPTIONS = ("--max-requests", "0", "--timeout", "120")
 
 
 class Gunicorn:
-    """`gunicorn -w N APP` on a free loopback port, for a `with` block; its output is appended to `log_path`."""
+    """`gunicorn -w N APP` on a free loopback port, for a `with` block; its output is appended to `log_path`.
 
-    def __init__(self, app: str, env: dict, workers: int, log_path: str):
+    `works_the_leads`: whether the server routes the leads it stores and sends their mails (the benchmark waits
+    for that work after each run); the baseline apps mark their leads as routed long ago."""
+
+    def __init__(self, app: str, env: dict, workers: int, log_path: str, works_the_leads: bool = False):
         self.app, self.env, self.workers, self.log_path = app, env, workers, log_path
+        self.works_the_leads = works_the_leads
         self.port = free_port()
         self.process = None
 
     def __enter__(self) -> "Gunicorn":
-        self.process = start_gunicorn(self.port, self.env, self.workers, BENCH_OPTIONS, app=self.app)
-        # The port answers once the master listens; every worker's CPU is read from its first request on.
-        deadline = time.monotonic() + 30
-        while len(self.worker_pids()) < self.workers:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn {self.app}: {len(self.worker_pids())} of {self.workers} workers "
-                                   "after 30 s")
-            time.sleep(0.05)
+        self.process = start_gunicorn(self.port, self.env, self.workers, BENCH_OPTIONS, app=self.app)  # all ready
         return self
 
     def worker_pids(self) -> list[int]:
         """The PIDs of the worker processes."""
-        path = f"/proc/{self.process.pid}/task/{self.process.pid}/children"
-        with open(path) as children:
-            return [int(pid) for pid in children.read().split()]
+        return children_of(self.process.pid)
 
     def __exit__(self, *exc) -> None:
         output, self.process = stop(self.process), None
@@ -47,17 +41,20 @@ class GunicornWithSideProcesses(Gunicorn):
     `flask leads route-work` and `flask mail work`: each a process of its own, as docs/scaling.md describes.
     Their CPU counts as the workers'."""
 
-    SIDES = (("leads", "route-work"), ("mail", "work"))
+    SIDES = ((("leads", "route-work"), "routing waiting leads every"), (("mail", "work"), "sending mails every"))
 
     def __init__(self, app: str, env: dict, workers: int, log_path: str):
-        super().__init__(app, {**env, "ROUTE_INTERVAL": "0", "MAIL_INTERVAL": "0"}, workers, log_path)
+        super().__init__(app, {**env, "ROUTE_INTERVAL": "0", "MAIL_INTERVAL": "0"}, workers, log_path,
+                         works_the_leads=True)
         self.side_env = {**env, "ROUTE_INTERVAL": "1", "MAIL_INTERVAL": "1"}
         self.sides: list[subprocess.Popen] = []
 
     def __enter__(self) -> "GunicornWithSideProcesses":
         super().__enter__()
         self.sides = [start_server(f"flask {' '.join(args)}", [sys.executable, "-m", "flask", "--app", "run", *args],
-                                   None, self.side_env) for args in self.SIDES]
+                                   None, self.side_env) for args, _ in self.SIDES]
+        for side, (_, ready) in zip(self.sides, self.SIDES):
+            wait_for_output(side, ready)  # booted before the run: their start is not the run's CPU
         return self
 
     def worker_pids(self) -> list[int]:
@@ -66,10 +63,16 @@ class GunicornWithSideProcesses(Gunicorn):
 
     def __exit__(self, *exc) -> None:
         with open(self.log_path, "a") as log:
-            for args, process in zip(self.SIDES, self.sides):
+            for (args, _), process in zip(self.SIDES, self.sides):
                 log.write(f"--- flask {' '.join(args)}\n{stop(process)}")
         self.sides = []
         super().__exit__(*exc)
+
+
+def children_of(pid: int) -> list[int]:
+    """The PIDs of a process's children (a gunicorn master's workers)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]
 
 
 def memory_kib(pid: int) -> dict[str, int]:

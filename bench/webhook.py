@@ -2,16 +2,20 @@
 
 The servers run on the same database with the same gunicorn settings; at each concurrency every round runs
 each server once, the order rotating, so the machine's other load falls on all of them alike. A server's
-figures are the medians of its rounds. Every answer is counted by status: a run in which any answer was not
-2xx (a 429 included) or a connection failed makes its server's figures invalid, and every ratio built on them
-says so instead of a verdict.
+figures are the medians of its rounds. After each run the bench waits until the server's router and mail sender
+have worked that run's leads (their CPU counts as the run's) and hands anything left to no one, so no server
+inherits another's backlog and no turn is slowed by the one before. Every answer is counted by status: a run
+in which any answer was not 2xx (a 429 included) or a connection failed makes its server's figures invalid,
+and every ratio built on them says so instead of a verdict.
 """
 import contextlib
 import os
 import statistics
+import time
 from dataclasses import dataclass, field
 
 from bench import report
+from bench.commands import psql
 from bench.servers import Gunicorn
 from bench.wrk import WrkRun, run_wrk
 
@@ -67,11 +71,41 @@ class ServerResult:
         return text
 
 
+# The mark of leads stored before working the leads existed (migration 0009): the router and escalation skip them.
+ROUTED_BEFORE = "2000-01-01 00:00:00+00"
+WAITING = ('SELECT (SELECT count(*) FROM "mg-digital-leads" WHERE routed_at IS NULL) '
+           '+ (SELECT count(*) FROM outbox WHERE sent_at IS NULL)')
+
+
+def wait_until_leads_are_worked(dsn: str, timeout: float = 60) -> None:
+    """Until no lead waits for its owner and no mail to be sent (at most `timeout` s): a flood leaves the router
+    and the mail sender a backlog, which would otherwise take its CPU from whichever run comes next."""
+    deadline = time.monotonic() + timeout
+    while psql(_plain(dsn), WAITING) != "0":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the router or the mail sender left work waiting for {timeout:g} s")
+        time.sleep(0.25)
+
+
+def hand_over_leftovers(dsn: str) -> None:
+    """Leads a server without a router stored count as routed long ago, and its mails as gone: no later server
+    works them."""
+    psql(_plain(dsn), f"""UPDATE "mg-digital-leads" SET routed_at = '{ROUTED_BEFORE}' WHERE routed_at IS NULL""")
+    psql(_plain(dsn), "DELETE FROM outbox WHERE sent_at IS NULL")
+
+
+def _plain(dsn: str) -> str:
+    return dsn.replace("postgresql+psycopg2://", "postgresql://")  # psql reads only the plain scheme
+
+
 def compare(servers: list[tuple[str, Gunicorn]], key: str, senders: tuple[int, ...], seconds: int,
-            warmup_seconds: int, rounds: int, pause_ms: int = 0) -> dict[int, dict[str, ServerResult]]:
+            warmup_seconds: int, rounds: int, pause_ms: int = 0,
+            dsn: str | None = None) -> dict[int, dict[str, ServerResult]]:
     """{senders: {server name: its result}}: each server in turn, the order rotating every round. A server not
     started yet is started for its turn and stopped after it (many at once would exceed PostgreSQL's
-    connections). Senders post as fast as they are answered, or pause about `pause_ms` after each answer."""
+    connections). Senders post as fast as they are answered, or pause about `pause_ms` after each answer.
+    With `dsn` (the servers' database), a run's worker CPU includes its server working the run's leads
+    afterwards (routing, mails; `Gunicorn.works_the_leads`), and what is left is handed over before the next."""
     results = {}
     for concurrency in senders:
         results[concurrency] = {name: ServerResult() for name, _ in servers}
@@ -81,10 +115,16 @@ def compare(servers: list[tuple[str, Gunicorn]], key: str, senders: tuple[int, .
                 with contextlib.nullcontext(server) if server.process else server:
                     if warmup_seconds:  # every worker's imports, phone metadata, Redis scripts, connections; hot pages
                         run_wrk(server.port, key, concurrency, warmup_seconds)
+                    if dsn and server.works_the_leads:  # the warm-up's leads are not the run's
+                        wait_until_leads_are_worked(dsn)
                     pids = server.worker_pids()
                     before = worker_cpu_seconds(pids)
                     run = run_wrk(server.port, key, concurrency, seconds, pause_ms)
+                    if dsn and server.works_the_leads:
+                        wait_until_leads_are_worked(dsn)
                     used = worker_cpu_seconds(pids) - before
+                    if dsn:
+                        hand_over_leftovers(dsn)
                 results[concurrency][name].runs.append(run)
                 results[concurrency][name].cpu_ms.append(used / max(run.requests, 1) * 1000)
     return results

@@ -24,6 +24,7 @@ import pytest
 from tests.conftest import WEBHOOK, skip_or_fail
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKER_READY = "Worker ready"  # gunicorn.conf.py's post_worker_init logs it
 
 
 def free_port() -> int:
@@ -56,10 +57,12 @@ def post_webhook(port: int, body: dict, key: str, headers: dict | None = None,
     return status, time.monotonic() - started
 
 
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    """Block until something accepts connections on 127.0.0.1:port."""
+def wait_for_port(port: int, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
+    """Block until something accepts connections on 127.0.0.1:port (or `process` has exited: TimeoutError)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise TimeoutError(f"the process exited with {process.returncode} before listening on {port}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return
@@ -119,7 +122,24 @@ def start_gunicorn(port: int, env: dict, workers: int = 2, options: tuple[str, .
     """`gunicorn APP` (gunicorn.conf.py, then `options`) with `workers` workers on 127.0.0.1:port."""
     command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
                "--access-logfile", "-", "--error-logfile", "-", "--timeout", "30", *options, app]
-    return start_server("gunicorn", command, port, env)
+    process = start_server("gunicorn", command, port, env)
+    # The master listens before its workers have booted (the kernel queues what connects meanwhile): a test that
+    # started at once would find one worker serving everything, or time a worker's boot as a request.
+    wait_for_output(process, WORKER_READY, times=workers)
+    return process
+
+
+def wait_for_output(process: subprocess.Popen, text: str, times: int = 1, timeout: float = 60.0) -> None:
+    """Until a process started by `start_server` has written `text` `times` times (its log is read without moving
+    the file offset it writes at); fails with its output if it exits or takes longer than `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        output = os.pread(process.log_file.fileno(), 1 << 24, 0).decode("utf-8", "replace")
+        if output.count(text) >= times:
+            return
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{output.count(text)} of {times} times {text!r}:\n" + stop(process))
+        time.sleep(0.05)
 
 
 def start_server(what: str, command: list[str], port: int | None, env: dict) -> subprocess.Popen:
@@ -132,7 +152,7 @@ def start_server(what: str, command: list[str], port: int | None, env: dict) -> 
     process.log_file = log_file
     try:
         if port is not None:
-            wait_for_port(port)
+            wait_for_port(port, process=process)
     except TimeoutError:
         pytest.fail(f"{what} did not start:\n" + stop(process))
     return process

@@ -8,15 +8,17 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from flask import request_started
 
 from config import GUIDE_API_KEY
-from tests.conftest import SAMPLE_LEAD, WEBHOOK, make_app
+from tests.conftest import SAMPLE_LEAD, WEBHOOK, empty_tables, make_app
 from tests.servers import TcpRelay, free_port
 from tests.test_database_breaker import FakeClock
 from webapp.intake.breaker import CircuitBreaker
 from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.intake.parts import intake_of
+from webapp.auth.accounts import create_user
 
 SENDER_TIMEOUT = 10  # seconds, the guide's section 2
 
@@ -34,11 +36,7 @@ def relayed_app(postgresql_url, tmp_path):
     with app.app_context():
         db.session.remove()
         dispose_engines()
-    cleanup = make_app(postgresql_url)
-    with cleanup.app_context():
-        db.session.execute(sa.text('DELETE FROM "mg-digital-leads"'))
-        db.session.commit()
-        dispose_engines()
+    empty_tables(make_app(postgresql_url))
 
 
 def _timed_post(client):
@@ -151,3 +149,29 @@ def test_a_spooled_lead_is_drained_by_the_worker_once_the_database_is_back(postg
             db.session.remove()
             dispose_engines()
         relay.close()
+
+
+def test_an_open_list_asking_during_an_outage_gets_the_outage_answer_and_its_quick_204s_after(relayed_app):
+    app, relay = relayed_app
+    with app.app_context():
+        session_id = create_user("tab@raam.example", "Tab Person", "sales", "a long enough passphrase").get_id()
+    client = app.test_client()  # signed in: a session cookie signed with the app's key, as sign-in makes
+    client.set_cookie("session", app.session_interface.get_signing_serializer(app).dumps({"_user_id": session_id}))
+    views_run = []
+
+    def ask():
+        return client.get("/admin/mg-digital-leads/live", query_string={"after": "0"}, headers={"HX-Request": "true"})
+
+    with request_started.connected_to(lambda sender, **_: views_run.append(1), app):
+        assert ask().status_code == 204 and views_run == []  # answered before the dashboard app
+        relay.set_mode("refuse")
+        assert [ask().status_code for _ in range(3)] == [503] * 3  # the view's outage answer, never a 500
+        relay.set_mode("open")
+        deadline = time.monotonic() + 15
+        while ask().status_code != 204:  # a pooled connection the outage cut fails once more, then is replaced
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(0.6)  # DATABASE_RETRY_SECONDS (0.5 here): after an error the view answers for that long
+        seen = len(views_run)
+        assert [ask().status_code for _ in range(3)] == [204] * 3
+        assert len(views_run) == seen  # the shortcut answers again

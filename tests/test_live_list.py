@@ -1,15 +1,22 @@
 """The live list's "anything new since lead N?" endpoint, on both databases; its query plan on PostgreSQL."""
 import re
 
+import time
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
+from flask import request, request_started
 
 from tests.conftest import SAMPLE_LEAD
+from webapp.auth.accounts import find_user, set_active
+from webapp.auth.models import User
 from webapp.extensions import db
 from webapp.leads.routing import route_pending_leads
 
 LIVE = "/admin/mg-digital-leads/live"
 LIST = "/admin/mg-digital-leads"
+AS_THE_PAGE_ASKS = {"HX-Request": "true"}  # live.js asks as htmx does: signed out is a 401, not the sign-in page
 
 
 @pytest.fixture
@@ -116,6 +123,105 @@ def test_the_list_carries_the_live_url_with_its_filters_and_the_notify_button(cl
     assert '<script src="/static/js/live.js">' in html
 
 
+# --- The usual 204 is given in front of the dashboard app (webapp.dashboard.nothing_new) ------------------------
+
+def test_nothing_new_is_answered_before_the_dashboard_app_and_anything_else_by_its_view(app, client, desk,
+                                                                                     post_lead):
+    views_run = []
+    after = after_of(client.get(LIST, query_string={"car_model": "MG Hector"}).get_data(as_text=True))
+    with request_started.connected_to(lambda sender, **_: views_run.append(request.full_path), app):
+        nothing = client.get(LIVE, query_string={"after": after, "car_model": "MG Hector"},
+                             headers={"X-Request-ID": "desk-7"})
+        assert (nothing.status_code, nothing.get_data(), views_run) == (204, b"", [])
+        assert nothing.headers["X-Newest-Id"] == str(after)
+        assert nothing.headers["X-Request-ID"] == "desk-7"
+        for name, value in {"Cache-Control": "no-store", "Vary": "Cookie", "X-Content-Type-Options": "nosniff",
+                            "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}.items():
+            assert nothing.headers[name] == value
+        assert "default-src 'self'" in nothing.headers["Content-Security-Policy"]
+        arrive(app, post_lead, name="Astor Buyer", car_model="MG Astor")  # new, but not on this view
+        other_model = client.get(LIVE, query_string={"after": after, "car_model": "MG Hector"})
+        assert (other_model.status_code, views_run) == (204, [])
+        assert int(other_model.headers["X-Newest-Id"]) > after
+        arrive(app, post_lead, name="Hector Buyer", car_model="MG Hector", phone_number="9123456780")
+        shown = client.get(LIVE, query_string={"after": after, "car_model": "MG Hector"})
+        assert shown.status_code == 200 and "Hector Buyer" in shown.get_data(as_text=True)
+        assert "Astor Buyer" not in shown.get_data(as_text=True)
+        assert len(views_run) == 1 and views_run[0].startswith(LIVE)  # the rows are drawn by the view
+
+
+def _copy_of(app, client):
+    """Another browser holding a copy of `client`'s session cookie."""
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    return copy
+
+
+@pytest.mark.parametrize("ended_by", ["signing out", "deactivation", "switched off in SQL"])
+def test_a_session_ended_elsewhere_is_refused_not_told_nothing_new(app, client, desk, auth, ended_by):
+    copy = _copy_of(app, client)
+    after = after_of(client.get(LIST).get_data(as_text=True))
+    assert copy.get(LIVE, query_string={"after": after}).status_code == 204
+    if ended_by == "signing out":
+        auth.logout()  # ends the account's sessions everywhere, copies included
+    with app.app_context():
+        if ended_by == "deactivation":
+            set_active(find_user("asha@raam.example"), False)
+        elif ended_by == "switched off in SQL":  # active = false with the session version left as it was
+            db.session.execute(sa.update(User).values(active=False))
+            db.session.commit()
+    assert copy.get(LIVE, query_string={"after": after}, headers=AS_THE_PAGE_ASKS).status_code == 401
+
+
+def test_a_tampered_session_cookie_is_refused(app, client, desk):
+    cookie = client.get_cookie("session").value
+    for forged in (cookie[:-3] + ("abc" if not cookie.endswith("abc") else "xyz"), "x" + cookie, "", "a.b.c"):
+        browser = app.test_client()
+        browser.set_cookie("session", forged)
+        assert browser.get(LIVE, query_string={"after": "1"}, headers=AS_THE_PAGE_ASKS).status_code == 401, forged
+
+
+@pytest.mark.parametrize("account", ["", "abc", "{id}", "{id}:", ":1", "²:1", "{id}:²", "{id}:1:1", "{id}:2",
+                                     "{id}:99999999999999999999999", "99999999999999999999:1", "-1:1"])
+def test_a_session_signed_by_us_naming_no_current_account_is_refused(client, desk, account):
+    after = after_of(client.get(LIST).get_data(as_text=True))
+    with client.session_transaction() as session:  # signed with our key: only its content is wrong
+        session["_user_id"] = account.format(id=desk.id)
+    assert client.get(LIVE, query_string={"after": after}, headers=AS_THE_PAGE_ASKS).status_code == 401
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{desk.id}:1"  # what this account's session holds
+    assert client.get(LIVE, query_string={"after": after}).status_code == 204
+
+
+def test_a_sign_in_older_than_the_session_lifetime_is_refused(app_factory, make_user, auth):
+    app = app_factory(LIVE_ANSWER_SECONDS=0, PERMANENT_SESSION_LIFETIME=timedelta(seconds=3))
+    make_user()
+    client = app.test_client()
+    assert auth.login(client=client).status_code == 302
+    assert client.get(LIVE, query_string={"after": "0"}).status_code == 204
+    time.sleep(4.1)  # cookie ages are whole seconds: the signed cookie is now older than the lifetime
+    assert client.get(LIVE, query_string={"after": "0"}, headers=AS_THE_PAGE_ASKS).status_code == 401
+
+
+def test_strong_session_protection_set_in_the_config_is_kept_by_the_live_answer_too(app_factory, make_user, auth):
+    app = app_factory(LIVE_ANSWER_SECONDS=0, SESSION_PROTECTION="strong")
+    make_user()
+    client = app.test_client()
+    assert auth.login(client=client).status_code == 302
+    assert client.get(LIVE, query_string={"after": "0"}).status_code == 204
+    # The cookie used from another browser: Flask-Login ends the session.
+    refused = client.get(LIVE, query_string={"after": "0"}, headers={**AS_THE_PAGE_ASKS, "User-Agent": "curl/8"})
+    assert refused.status_code == 401
+
+
+def test_the_live_answer_is_left_to_the_app_where_flask_refuses_hosts(app_factory):
+    from webapp.dashboard.nothing_new import can_answer_before_the_app
+
+    assert can_answer_before_the_app(app_factory())
+    assert not can_answer_before_the_app(app_factory(TRUSTED_HOSTS=["desk.raam.example"]))
+    assert not can_answer_before_the_app(app_factory(SESSION_PROTECTION="strong"))
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # query plans are PostgreSQL's
 def test_the_new_leads_question_is_an_index_seek_on_postgresql(app, client, desk):
     with app.app_context():
@@ -126,16 +232,15 @@ def test_the_new_leads_question_is_an_index_seek_on_postgresql(app, client, desk
                FROM generate_series(1, 50000) g"""))
         db.session.execute(sa.text('ANALYZE "mg-digital-leads"'))
         db.session.commit()
-        from webapp.leads.live import MAX_NEW
+        from webapp.leads.live import new_leads_query
         from webapp.leads.models import Lead
-        from webapp.leads.search import LeadFilters, filter_conditions
+        from webapp.leads.search import LeadFilters
 
         newest = db.session.scalar(sa.select(sa.func.max(Lead.id)))
         for args in ({}, {"car_model": "MG Hector", "status": "new"}, {"owner": "none"}, {"q": "ravi"}):
-            filters = LeadFilters.from_args(args)
-            query = (sa.select(Lead.id).where(Lead.id > newest - 1000, Lead.id <= newest, *filter_conditions(filters))
-                     .order_by(Lead.id.desc()).limit(MAX_NEW))
-            compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
-            plan = "\n".join(db.session.scalars(sa.text(f"EXPLAIN {compiled}")))
-            assert "Seq Scan" not in plan, (args, plan)
-            assert "mg-digital-leads_pkey" in plan, (args, plan)
+            rows = new_leads_query(LeadFilters.from_args(args), 0, newest)  # an ancient id: LOOKBACK bounds it
+            for query in (rows, sa.select(sa.exists(rows))):  # the rows (the view), "any?" (nothing_new)
+                compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+                plan = "\n".join(db.session.scalars(sa.text(f"EXPLAIN {compiled}")))
+                assert "Seq Scan" not in plan, (args, plan)
+                assert "mg-digital-leads_pkey" in plan, (args, plan)

@@ -148,16 +148,37 @@ def test_a_round_stopped_mid_claim_gives_back_the_mails_it_did_not_start(mail_ap
     assert tried == ["Mail 0", "Mail 1"]
 
 
+def test_each_mail_is_marked_sent_before_the_next_is_sent(app):
+    """A sender stopped at any moment (a worker recycled, a deploy) sends at most its mail in flight again."""
+    mails = outbox.CLAIM_BATCH + 2  # over two claims
+    with app.app_context():
+        queue_mails(Mail(kind="new_lead", recipients=["asha@raam.example"], subject=f"Mail {n}", text="Hello")
+                    for n in range(mails))
+        db.session.commit()
+        marked_before_each = []
+
+        def marked() -> int:
+            with outbox.autocommit_engine().connect() as connection:
+                return connection.scalar(sa.select(sa.func.count()).where(OutboxMail.sent_at.is_not(None)))
+
+        @contextlib.contextmanager
+        def delivery():
+            yield lambda mail: marked_before_each.append(marked())
+
+        assert send_due_mails(delivery, retry_seconds=60, limit=1000).sent == mails
+    assert marked_before_each == list(range(mails))
+
+
 def test_a_slow_mail_server_ends_the_round_inside_the_lease(mail_app, monkeypatch):
     """Past half its lease a claim sends no more and gives the rest back: another sender may claim them after it."""
-    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=1))
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=3))  # a pause of 1.5 s before the first send is room
     with mail_app.app_context():
         queue_three_mails()
         tried = []
 
         @contextlib.contextmanager
         def delivery():
-            yield lambda mail: (tried.append(mail.subject), time.sleep(0.6))  # each send takes most of the lease
+            yield lambda mail: (tried.append(mail.subject), time.sleep(1.8))  # each send takes most of the lease
 
         assert send_due_mails(delivery, retry_seconds=60).sent == 1
         db.session.remove()

@@ -1,4 +1,5 @@
 """Request ids: honoured when sane, made otherwise, echoed, and on every log line; no secrets in logs."""
+import http.client
 import json
 import re
 import urllib.error
@@ -73,3 +74,57 @@ def test_every_app_log_line_has_the_request_id_and_no_key_or_phone_number(tmp_pa
     assert all(re.search(r" request_id=\S+$", line) for line in app_lines), app_lines
     for secret in (GUIDE_API_KEY, "rk_a-wrong-secret-key", "9812345678", "+919812345678", "Ravi Kumar"):
         assert secret not in log, f"{secret!r} leaked into the log:\n{log}"
+
+
+def test_the_access_log_leaves_out_the_open_tabs_nothing_new_and_keeps_everything_else(tmp_path):
+    from tests.conftest import make_app
+    from webapp.auth.accounts import create_user
+
+    url = "sqlite:///" + str(tmp_path / "leads.db")
+    migrate_database(url)
+    app = make_app(url, SECRET_KEY="s" * 40)
+    with app.app_context():
+        session_id = create_user("tab@raam.example", "Tab Person", "sales", "a long enough passphrase").get_id()
+    signed_in = {"Cookie": "session=" + app.session_interface.get_signing_serializer(app).dumps({"_user_id": session_id})}
+    port = free_port()
+    server = start_gunicorn(port, {"APP_ENV": "production", "SECRET_KEY": "s" * 40, "DATABASE_URL": url,
+                                   "CARDEKHO_API_KEYS": GUIDE_API_KEY, "SPOOL_DIR": str(tmp_path / "spool")},
+                            workers=1)
+    try:
+        asks = {query: _get(port, f"/admin/mg-digital-leads/live?{query}", signed_in) for query in ("after=0", "after=x")}
+        health = _get(port, "/healthz", {})
+    finally:
+        log = stop(server)
+    assert (asks, health) == ({"after=0": 204, "after=x": 400}, 200)
+    assert '"GET /admin/mg-digital-leads/live HTTP/1.1" 400' in log  # a refused ask is logged
+    assert '"GET /healthz HTTP/1.1" 200' in log
+    assert '" 204 ' not in log  # a tab's "nothing new" is not
+
+
+def _get(port: int, path: str, headers: dict) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", path, headers={"HX-Request": "true", **headers})
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_the_access_log_filter_lets_gunicorns_own_error_answers_through():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+    from gunicorn.http.wsgi import Response
+
+    from gunicorn_worker import AccessLogWithoutIdleTabs
+
+    config = Config()
+    config.set("accesslog", "-")
+    request = SimpleNamespace(method="GET", path="/x", query="", version=(1, 1), headers=[], uri="/x")
+    answer = Response(request, None, config)
+    answer.status = "500 Internal Server Error"  # what Worker.handle_error sets, without start_response
+    answer.response_length = 0
+    # Logged before gunicorn writes the 500: an exception here would leave the client without an answer.
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/x", "PATH_INFO": "/x", "QUERY_STRING": "",
+               "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1"}
+    AccessLogWithoutIdleTabs(config).access(answer, request, environ, timedelta(0))

@@ -1,4 +1,5 @@
 """The router (webapp.leads.routing) on SQLite and PostgreSQL: repeats linked, owners in turn, never a refusal."""
+import itertools
 import sys
 import time
 from collections import Counter
@@ -14,7 +15,8 @@ from webapp.auth.models import User
 from webapp.extensions import db
 from webapp.leads import pipeline
 from webapp.leads.models import Lead, LeadActivity
-from webapp.leads.routing import route_pending_leads
+from webapp.leads.routing import route_pending_leads, seconds_until_settled
+from webapp.leads.routing_thread import GATHER_SECONDS, Router
 from webapp.intake.parts import intake_of
 
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
@@ -216,6 +218,62 @@ def test_two_repeats_routed_in_one_batch_both_go_to_the_first_leads_owner(app, s
         [(None, sales[0].id), (first, sales[0].id), (first, sales[0].id)]
 
 
+def test_with_settled_seconds_the_router_waits_for_the_oldest_lead_then_routes_every_waiting_one(app, sales):
+    now = datetime.now(UTC)
+    add(app, now, phone_number="9876500011")
+    with app.app_context():
+        assert route_pending_leads(app.config, settled_seconds=60) == 0  # nothing has waited a minute yet
+    assert [lead.owner_id for lead in stored(app)] == [None]
+    add(app, now - timedelta(minutes=2), phone_number="9876500012")  # e.g. from the spool
+    with app.app_context():
+        assert route_pending_leads(app.config, settled_seconds=60) == 2  # the young one goes with it
+    leads = stored(app)
+    assert all(lead.owner_id for lead in leads) and len({lead.routed_at for lead in leads}) == 1
+
+
+def test_a_lead_stamped_ahead_of_the_routers_clock_is_routed_at_once(app, sales):
+    """A webhook host whose clock runs a minute ahead: its lead must not wait for the router's clock to catch up."""
+    add(app, datetime.now(UTC) + timedelta(minutes=1), phone_number="9876500013")
+    with app.app_context():
+        assert seconds_until_settled(GATHER_SECONDS) == 0
+        assert route_pending_leads(app.config, settled_seconds=GATHER_SECONDS) == 1
+        assert seconds_until_settled(GATHER_SECONDS) is None  # nothing waits now
+
+
+def test_a_stream_of_leads_woken_in_every_worker_is_routed_in_few_transactions_each_within_5_s(app, sales):
+    """A worker's webhook wakes its own router for each lead it stores; three routers (three workers) woken in turn
+    must not split a stream into a transaction per few leads: at most one per GATHER_SECONDS, every owner within
+    5 s."""
+    routers = [Router(app, 1.0) for _ in range(3)]
+    for router in routers:
+        router.ensure_running()
+    try:
+        started = time.monotonic()
+        for n in itertools.count():  # about 40 leads in 2 s, each arriving at one worker and waking its router
+            if time.monotonic() - started > 2.0:
+                break
+            add(app, None, phone_number=f"98765{n:05d}")
+            routers[n % len(routers)].nudge()
+            time.sleep(0.05)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(lead.owner_id is None for lead in stored(app)):
+            time.sleep(0.1)
+    finally:
+        for router in routers:
+            router.stop()
+    leads = stored(app)
+    assert len(leads) >= 10 and all(lead.owner_id for lead in leads)  # about 40; fewer on a slow machine
+    assert max(lead.assigned_at - lead.created_at for lead in leads) < timedelta(seconds=5)
+    # Transactions start about GATHER_SECONDS apart (less only by the moments between a lead's stamp and its
+    # commit): here 3 for 2 s of arrivals on both databases. Before the settling rule each router routed what had
+    # come by the end of its own wait, and these made 7, some a few milliseconds apart.
+    started_at = sorted({lead.routed_at for lead in leads})
+    arriving = max(lead.created_at for lead in leads) - min(lead.created_at for lead in leads)
+    assert len(started_at) <= arriving / timedelta(seconds=GATHER_SECONDS) + 1
+    assert min(later - earlier for earlier, later in itertools.pairwise(started_at)) >= timedelta(
+        seconds=GATHER_SECONDS / 2)
+
+
 def test_flask_leads_route_routes_what_waits(app, sales):
     for n in range(3):
         add(app, T0 + timedelta(minutes=n), phone_number=f"98765{n:05d}")
@@ -232,16 +290,16 @@ def test_flask_leads_route_work_is_a_router_process_of_its_own(app, sales):
     process = start_server("flask leads route-work", [sys.executable, "-m", "flask", "--app", "run", "leads",
                                                       "route-work"], None, env)
 
-    def owned_within_15_s(expected: int) -> int:
-        deadline = time.monotonic() + 15
+    def owned_within_60_s(expected: int) -> int:  # the process's start and app build included
+        deadline = time.monotonic() + 60
         while sum(lead.owner_id is not None for lead in stored(app)) < expected and time.monotonic() < deadline:
             time.sleep(0.1)
         return sum(lead.owner_id is not None for lead in stored(app))
 
     try:
-        assert owned_within_15_s(1) == 1  # the lead that waited
+        assert owned_within_60_s(1) == 1  # the lead that waited
         add(app, T0 + timedelta(minutes=1), phone_number="9876500002")
-        assert owned_within_15_s(2) == 2  # and one that arrived while it runs
+        assert owned_within_60_s(2) == 2  # and one that arrived while it runs
     finally:
         output = stop(process)
     assert "routing waiting leads every 0.2 s" in output and "Traceback" not in output

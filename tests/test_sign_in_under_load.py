@@ -3,6 +3,7 @@ import http.client
 import json
 import re
 import threading
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -108,9 +109,15 @@ def test_parallel_wrong_passwords_get_no_more_password_checks_than_the_limit(ser
 
 
 def _worker_pid(master_pid: int) -> int:
-    with open(f"/proc/{master_pid}/task/{master_pid}/children") as children:
-        [pid] = children.read().split()
-    return int(pid)
+    # The master listens before it forks its worker: on a busy machine the worker may not exist yet.
+    deadline = time.monotonic() + 30
+    while True:
+        with open(f"/proc/{master_pid}/task/{master_pid}/children") as children:
+            pids = children.read().split()
+        if pids or time.monotonic() > deadline:
+            [pid] = pids
+            return int(pid)
+        time.sleep(0.05)
 
 
 def _memory_kib(pid: int) -> dict[str, int]:

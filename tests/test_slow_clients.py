@@ -69,7 +69,7 @@ def test_slow_clients_holding_more_connections_than_threads_never_delay_a_lead(s
     try:
         time.sleep(1)  # every slow request has started arriving
         status, seconds = post_webhook(server, SAMPLE_LEAD, GUIDE_API_KEY, timeout=10)
-        assert status == 201 and seconds < 3  # CarDekho gives up at 10 s; it must not wait for the slow ones
+        assert status == 201 and seconds < 5  # waiting behind the slow ones would take 10 s
     finally:
         slow.wait()
     # Each slow request is cut once it has been arriving for the allowed time, with an answer saying why.

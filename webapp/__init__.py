@@ -43,11 +43,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     What runs for each request, in order (the one place it is stated):
 
-    1. ProxyFix, when TRUSTED_PROXY_HOPS is set (each app has its own).
-    2. IntakeDispatcher: a path under INTAKE_PREFIX goes to the intake app, whose
+    1. IntakeDispatcher: a path under INTAKE_PREFIX goes to the intake app, whose
        before_request hooks start this worker's spool drainer, lead router and
        mail sender, then its route answers and logs (webapp.intake); none of the
        hooks below.
+    2. NothingNewShortcut: a signed-in list page's "anything new?" with nothing
+       new gets its 204 here (webapp.dashboard.nothing_new); none of the hooks below.
+    2b. ProxyFix, when TRUSTED_PROXY_HOPS is set (the intake app has its own).
     3. The dashboard's before_request hooks: the request id (webapp.request_ids),
        refuse_unusable_input (webapp.security), Flask-Limiter's limits, the CSRF
        check, this worker's lead router, mail sender and spool drainer started.
@@ -71,25 +73,36 @@ def create_app(overrides: dict | None = None) -> Flask:
     if app.config["TRUSTED_PROXY_HOPS"]:
         hops = app.config["TRUSTED_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    mount_intake(app)
+    intake_app = attach_intake(app)
+    from webapp.dashboard.nothing_new import NothingNewShortcut, can_answer_before_the_app
+
+    if can_answer_before_the_app(app):
+        app.wsgi_app = NothingNewShortcut(app, app.wsgi_app,
+                                          [thread.ensure_running for thread in background_threads(app)])
+    app.wsgi_app = IntakeDispatcher(app.wsgi_app, INTAKE_PREFIX, intake_app)
     return app
 
 
-def mount_intake(app: Flask) -> None:
-    """Build the webhook's app from `app`'s settings and send it the requests under INTAKE_PREFIX."""
+def attach_intake(app: Flask) -> Flask:
+    """Build the webhook's app from `app`'s settings (its engine, spool, keys, limits; this worker's threads
+    started by its requests too) and return it."""
     intake_app = create_intake_app(app.config)
     intake = intake_of(intake_app)
     app.extensions[INTAKE] = intake  # the pages and commands read the spool, the limits, the keys
     app.extensions[MOUNTED_INTAKE_APP] = intake_app
-    add_engine(app, intake.engine)
-    add_engine(intake_app, intake.engine)
+    add_engine(app, intake.engine, autocommit=True)
+    add_engine(intake_app, intake.engine, autocommit=True)
     # Each worker's background threads start on its first request, whichever app serves it.
     app.before_request(intake.drainer.ensure_running)
-    router = router_for(app)
-    for thread in (router, app.extensions["mail_sender"]):
+    for thread in background_threads(app)[1:]:
         intake_app.before_request(thread.ensure_running)
-    intake.after_store.append(router.nudge)  # each lead gets its owner within seconds
-    app.wsgi_app = IntakeDispatcher(app.wsgi_app, INTAKE_PREFIX, intake_app)
+    intake.after_store.append(router_for(app).nudge)  # each lead gets its owner within seconds
+    return intake_app
+
+
+def background_threads(app: Flask) -> list:
+    """This worker's spool drainer, lead router and mail sender (each started by `ensure_running`)."""
+    return [intake_of(app).drainer, router_for(app), app.extensions["mail_sender"]]
 
 
 def mounted_intake_app(app: Flask) -> Flask:

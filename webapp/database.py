@@ -98,6 +98,7 @@ PING_AFTER_IDLE_SECONDS = 1.0
 WEBHOOK_CONNECT_TIMEOUT_SECONDS = 1
 
 _MORE_ENGINES = "database_engines"  # app.extensions key: engines an app uses beside Flask-SQLAlchemy's
+_AUTOCOMMIT_ENGINE = "autocommit_engine"
 
 
 def create_webhook_engine(url: str, engine_options: dict) -> sa.Engine:
@@ -160,9 +161,20 @@ def first_row_on_driver(engine: sa.Engine, sql: str, values: dict) -> tuple | No
         connection.close()
 
 
-def add_engine(app: Flask, engine: sa.Engine) -> None:
-    """Count `engine` among the engines of `app`, so `engines_of` (fork, tests) finds it."""
+def add_engine(app: Flask, engine: sa.Engine, *, autocommit: bool = False) -> None:
+    """Count `engine` among the engines of `app`, so `engines_of` (fork, tests) finds it; `autocommit`: it is
+    the one `autocommit_engine` gives (create_webhook_engine's)."""
     app.extensions.setdefault(_MORE_ENGINES, []).append(engine)
+    if autocommit:
+        app.extensions[_AUTOCOMMIT_ENGINE] = engine
+
+
+def autocommit_engine() -> sa.Engine:
+    """The app's engine whose PostgreSQL connections are in autocommit (the webhook's): a statement that stands
+    alone is one round trip, with no BEGIN, COMMIT or ORM bookkeeping around it."""
+    from flask import current_app
+
+    return current_app.extensions[_AUTOCOMMIT_ENGINE]
 
 
 def engines_of(app: Flask) -> list[sa.Engine]:

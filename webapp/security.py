@@ -70,14 +70,18 @@ SECURITY_HEADERS = {
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+def security_headers(config) -> dict[str, str]:
+    """The security headers of every answer in `config`'s environment (the reports page changes its CSP)."""
+    if config.get("APP_ENV") == "production":
+        return {**SECURITY_HEADERS, "Strict-Transport-Security": HSTS}
+    return SECURITY_HEADERS
+
+
 def add_security_headers(response):
     """Set the security headers; pages and API answers (not static files) are never stored."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers[name] = value
+    response.headers.update(security_headers(current_app.config))
     if request.endpoint in PAGES_WITH_CHARTS:
         response.headers["Content-Security-Policy"] = REPORTS_CONTENT_SECURITY_POLICY
-    if current_app.config.get("APP_ENV") == "production":
-        response.headers["Strict-Transport-Security"] = HSTS
     # Pages show leads and personal data: no browser or proxy may keep a copy.
     if request.endpoint != "static":
         response.headers.setdefault("Cache-Control", "no-store")
@@ -91,8 +95,7 @@ def refuse_unusable_input():
       full-text search stops reading there (an error that looks like an outage).
     - Over HTTPS, a Referer or Host that Flask-WTF's same-origin check cannot parse (it raises ValueError).
     """
-    fields = [request.args] + ([request.form] if request.method == "POST" else [])
-    if any("\x00" in text for values in fields for item in values.items(multi=True) for text in item):
+    if has_nul(request.args, *([request.form] if request.method == "POST" else [])):
         abort(400, description="Text with a NUL character (%00) cannot be searched for or stored.")
     config = current_app.config
     if (request.is_secure and config["WTF_CSRF_ENABLED"] and config["WTF_CSRF_SSL_STRICT"]
@@ -102,6 +105,11 @@ def refuse_unusable_input():
                 urlparse(url).port
         except ValueError:
             raise CSRFError("The Referer or Host header cannot be read.") from None
+
+
+def has_nul(*fields) -> bool:
+    """Whether a name or value in any of these MultiDicts (query string, form) holds a NUL."""
+    return any("\x00" in text for values in fields for item in values.items(multi=True) for text in item)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from webapp.auth import bp
 from webapp.auth.forms import NOT_A_FORM, sent_as_a_form
 from webapp.auth.models import ROLES, User
+from webapp.database import MAX_ROW_ID
 from webapp.errors import error_response
 from webapp.extensions import db, login_manager
 
@@ -19,13 +20,17 @@ login_manager.login_view = "auth.login"
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
     """The account behind a session, unless it was switched off or its sessions were ended."""
-    user_id, _, version = session_id.partition(":")
-    try:
-        user = db.session.get(User, int(user_id))
-        current = user is not None and user.session_version == int(version)
-    except ValueError:  # a session from before versions existed, or not ours
-        return None
-    return user if current and user.active else None
+    account = session_account(session_id)
+    return None if account is None else db.session.scalar(sa.select(User).where(User.signed_in_as(*account)))
+
+
+def session_account(session_id) -> tuple[int, int] | None:
+    """(account id, session version) from a session's "id:version" (User.get_id); None for a session from
+    before versions existed, or for anything else."""
+    user_id, _, version = str(session_id).partition(":")
+    numbers = [int(text) for text in (user_id, version) if text.isascii() and text.isdigit()]
+    # Beyond MAX_ROW_ID no row can match, and SQLite cannot even compare it.
+    return (numbers[0], numbers[1]) if len(numbers) == 2 and max(numbers) <= MAX_ROW_ID else None
 
 
 @bp.app_context_processor

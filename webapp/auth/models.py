@@ -49,5 +49,10 @@ class User(UserMixin, db.Model):
         """True when this account holds one of `roles`."""
         return self.role in roles
 
+    @classmethod
+    def signed_in_as(cls, user_id: int, session_version: int):
+        """SQL: the account a session of (id, version) belongs to, while it is on and that session not ended."""
+        return sa.and_(cls.id == user_id, cls.session_version == session_version, cls.active)
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import STRATEGIES, RateLimiter
 
 from webapp.auth.devices import Device
+from webapp.rate_limit_storage import LockedMemoryStorage, shared_storage
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,8 @@ class SignInLimits:
 
     def __init__(self, config: dict):
         strategy = STRATEGIES[config["RATELIMIT_STRATEGY"]]
-        storage = storage_from_string(config["RATELIMIT_STORAGE_URI"], wrap_exceptions=True,
-                                      **config.get("RATELIMIT_STORAGE_OPTIONS", {}))
-        self.shared: RateLimiter = strategy(storage)
-        self.local: RateLimiter = strategy(MemoryStorage())
+        self.shared: RateLimiter = strategy(shared_storage(config))
+        self.local: RateLimiter = strategy(LockedMemoryStorage())
         self.prefix = config["RATELIMIT_KEY_PREFIX"]
         self.per_address = parse_many(config["LOGIN_RATE_LIMIT_PER_IP"])
         self.per_account_and_address = parse_many(config["LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP"])

@@ -5,24 +5,21 @@ from flask_login import current_user
 from webapp.auth.access import login_required
 from webapp.dashboard import bp
 from webapp.dashboard.work_context import work_columns
-from webapp.leads.live import leads_since
-from webapp.database import MAX_ROW_ID
+from webapp.leads.live import lead_id, leads_since
 from webapp.leads.search import LeadFilters
 
-
-def _lead_id_arg(name: str) -> int:
-    value = (request.args.get(name) or "").strip()
-    # isascii: int() would also read other scripts' digits, which no page of ours sends.
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ROW_ID:
-        abort(400, description=f"'{name}' must be a lead id (0 or more).")
-    return int(value)
+LIVE_PATH = "/admin/mg-digital-leads/live"
 
 
-@bp.get("/admin/mg-digital-leads/live")
+@bp.get(LIVE_PATH)
 @login_required
 def live_leads():
-    """204 when no lead newer than `after` matches the filters; else those leads' rows, newest first."""
-    after = _lead_id_arg("after")
+    """204 when no lead newer than `after` matches the filters; else those leads' rows, newest first.
+
+    A signed-in person's 204 is usually given before this app runs (webapp.dashboard.nothing_new)."""
+    after = lead_id(request.args.get("after"))
+    if after is None:
+        abort(400, description="'after' must be a lead id (0 or more).")
     new = leads_since(LeadFilters.from_args(request.args, current_user.id), after)
     headers = {"X-Newest-Id": str(new.newest_id)}
     if not new.leads:

@@ -23,9 +23,10 @@ import time
 
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
 from werkzeug.exceptions import TooManyRequests
+
+from webapp.rate_limit_storage import LockedMemoryStorage, shared_storage
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,8 @@ class WebhookLimits:
     """Per key: `WEBHOOK_RATE_LIMIT`. Per client address, for requests without a valid key: `FAILED_KEY_RATE_LIMIT`."""
 
     def __init__(self, config: dict):
-        storage = storage_from_string(config["RATELIMIT_STORAGE_URI"], wrap_exceptions=True,
-                                      **config.get("RATELIMIT_STORAGE_OPTIONS", {}))
-        self.shared: RateLimiter = FixedWindowRateLimiter(storage)
-        self.local: RateLimiter = FixedWindowRateLimiter(MemoryStorage())
+        self.shared: RateLimiter = FixedWindowRateLimiter(shared_storage(config))
+        self.local: RateLimiter = FixedWindowRateLimiter(LockedMemoryStorage())
         self.prefix = config["RATELIMIT_KEY_PREFIX"]
         self.per_key = parse(config["WEBHOOK_RATE_LIMIT"])
         self.per_failing_address = parse(config["FAILED_KEY_RATE_LIMIT"])

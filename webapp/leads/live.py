@@ -24,7 +24,7 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.database import utcnow
+from webapp.database import MAX_ROW_ID, utcnow
 from webapp.leads.models import Lead
 from webapp.leads.search import LeadFilters, filter_conditions
 
@@ -69,31 +69,45 @@ class NewLeads:
         return len(self.leads)
 
 
-def newest_lead_id() -> int:
-    """The highest lead id so far (0 with no leads): where a freshly drawn list starts asking from."""
-    return db.session.scalar(sa.select(sa.func.max(Lead.id))) or 0
+def answered_through(connection: sa.Connection | None = None) -> int:
+    """The id a list drawn now asks from: the newest, or just below the first lead the router is about to route
+    (read on `connection`, default the session's, when this process's answer is older than LIVE_ANSWER_SECONDS)."""
+    return current_app.extensions["live_newest_id"].get(lambda: _read_answered_through(connection or db.session))
 
 
-def answered_through() -> int:
-    """The id a list drawn now asks from: the newest, or just below the first lead the router is about to route."""
-    return current_app.extensions["live_newest_id"].get(_read_answered_through)
-
-
-def _read_answered_through() -> int:
-    waiting = db.session.scalar(sa.select(sa.func.min(Lead.id)).where(
+def _read_answered_through(executor) -> int:
+    waiting = executor.scalar(sa.select(sa.func.min(Lead.id)).where(
         Lead.routed_at.is_(None), Lead.created_at > utcnow() - ROUTING_GRACE))
-    return waiting - 1 if waiting is not None else newest_lead_id()
+    # With none waiting, the highest lead id so far (0 with no leads).
+    return waiting - 1 if waiting is not None else executor.scalar(sa.select(sa.func.max(Lead.id))) or 0
+
+
+def lead_id(value: str | None) -> int | None:
+    """The lead id a page sent (`after`), or None when it is not one (0 or more, a number the database holds)."""
+    value = (value or "").strip()
+    # isascii: int() would also read other scripts' digits, which no page of ours sends.
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ROW_ID:
+        return None
+    return int(value)
+
+
+def new_leads_query(filters: LeadFilters, after_id: int, newest: int) -> sa.Select | None:
+    """The leads above `after_id` (at most LOOKBACK back from `newest`) matching `filters`, newest first;
+    None when there is no such id range."""
+    after_id = max(after_id, newest - LOOKBACK)
+    if newest <= after_id:
+        return None
+    return (sa.select(Lead).where(Lead.id > after_id, Lead.id <= newest, *filter_conditions(filters))
+            .order_by(Lead.id.desc()).limit(MAX_NEW))
 
 
 def leads_since(filters: LeadFilters, after_id: int) -> NewLeads:
     """Routed leads with an id above `after_id` matching `filters`, newest first, at most MAX_NEW."""
     newest = answered_through()
-    after_id = max(after_id, newest - LOOKBACK)
-    if newest <= after_id:
+    query = new_leads_query(filters, after_id, newest)
+    if query is None:
         return NewLeads(leads=[], newest_id=newest)
-    query = (sa.select(Lead).where(Lead.id > after_id, Lead.id <= newest, *filter_conditions(filters))
-             .order_by(Lead.id.desc()).limit(MAX_NEW).options(selectinload(Lead.owner)))
-    return NewLeads(leads=list(db.session.scalars(query)), newest_id=newest)
+    return NewLeads(leads=list(db.session.scalars(query.options(selectinload(Lead.owner)))), newest_id=newest)
 
 
 def init_live_list(app) -> None:

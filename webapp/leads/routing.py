@@ -182,14 +182,44 @@ def _router_turn() -> bool:
     return db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(ROUTER_LOCK)))
 
 
-def route_pending_leads(config) -> int:
-    """Route up to BATCH waiting leads, oldest first, in one transaction; how many were routed."""
+def _settled(settled_seconds: float):
+    """A waiting lead counts as settled once it has waited `settled_seconds`, or when it is stamped later than now
+    (a host whose clock runs ahead stored it): on no clock does a lead wait more than `settled_seconds` for it."""
+    now = utcnow()
+    return sa.or_(Lead.created_at <= now - timedelta(seconds=settled_seconds), Lead.created_at > now)
+
+
+def seconds_until_settled(settled_seconds: float) -> float | None:
+    """None when no lead waits for the router; else how long until the oldest waiting lead is settled (0: now)."""
+    oldest = db.session.scalar(sa.select(Lead.created_at).where(Lead.routed_at.is_(None))
+                               .order_by(Lead.created_at).limit(1))
+    db.session.rollback()
+    if oldest is None:
+        return None
+    waited = (utcnow() - oldest).total_seconds()
+    return 0.0 if waited < 0 or waited >= settled_seconds else settled_seconds - waited
+
+
+def route_pending_leads(config, settled_seconds: float = 0) -> int:
+    """Route up to BATCH waiting leads, oldest first, in one transaction; how many were routed.
+
+    With `settled_seconds`, only once the oldest waiting lead is settled (see `_settled`), and then every waiting
+    lead: however many workers and hosts ask, a stream of leads is routed in one transaction per that many
+    seconds, not one per few leads.
+    """
     settings = RoutingSettings.from_config(config)
-    if db.session.scalar(sa.select(Lead.id).where(Lead.routed_at.is_(None)).limit(1)) is None:
-        db.session.rollback()  # nothing waits: no write lock, no row locks
+
+    def nothing_waits() -> bool:  # each time by the clock now (a stale "now" would take new leads as from ahead)
+        waiting = sa.select(Lead.id).where(Lead.routed_at.is_(None))
+        return db.session.scalar((waiting.where(_settled(settled_seconds)) if settled_seconds else waiting)
+                                 .limit(1)) is None
+
+    if nothing_waits():
+        db.session.rollback()  # nothing waits (long enough): no write lock, no row locks
         return 0
     try:
-        if not _router_turn():
+        # Asked again with the turn held: the router before us may have routed them while we were asking.
+        if not _router_turn() or (settled_seconds and nothing_waits()):
             db.session.rollback()
             return 0
         batch = Batch(settings, utcnow())

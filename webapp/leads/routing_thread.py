@@ -11,12 +11,13 @@ from flask import Flask
 
 from webapp.database import log_background_failure
 from webapp.extensions import db
-from webapp.leads.routing import route_pending_leads
+from webapp.leads.routing import BATCH, route_pending_leads, seconds_until_settled
 from webapp.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 
-# After waking, wait this long so a burst of leads is routed in one transaction, not one each.
+# Route only once the oldest waiting lead has waited this long: a stream of leads is routed in one transaction per
+# GATHER_SECONDS across every worker and host, not one per few leads, and a burst in one.
 GATHER_SECONDS = 0.5
 
 
@@ -30,12 +31,17 @@ class Router(WorkerThread):
         self.app = app
 
     def run_round(self) -> None:
-        """Route every waiting lead, batch after batch."""
-        self._stop.wait(GATHER_SECONDS)
+        """Once the oldest waiting lead has waited GATHER_SECONDS, route every waiting lead, batch after batch."""
         with self.app.app_context():
             try:
-                while route_pending_leads(self.app.config) and not self._stop.is_set():
-                    pass  # again while there was work: a backlog is routed batch after batch
+                while not self._stop.is_set():
+                    wait = seconds_until_settled(GATHER_SECONDS)
+                    if wait is None:
+                        return  # nothing waits (or another router took it all)
+                    if wait:
+                        self._stop.wait(wait)
+                    elif route_pending_leads(self.app.config, GATHER_SECONDS) < BATCH:
+                        return  # again at once only after a full batch: a backlog is routed batch after batch
             finally:
                 db.session.remove()
 

@@ -27,28 +27,33 @@
     }
   }
 
-  function insertRows(html) {
-    var body = document.querySelector("#lead-results .lead-table tbody");
-    if (!body) return false;
+  // The answer's rows (the server's own escaped template, like every htmx swap), newest first.
+  function rowsOf(html) {
     var holder = document.createElement("tbody");
-    holder.innerHTML = html; // the server's own escaped template, like every htmx swap
-    var rows = Array.prototype.slice.call(holder.querySelectorAll("tr.lead-row")).filter(function (row) {
+    holder.innerHTML = html;
+    return Array.prototype.slice.call(holder.querySelectorAll("tr.lead-row"));
+  }
+
+  // Puts the rows not drawn already at the top of the table and returns them (null: there is no table).
+  function insertRows(rows) {
+    var body = document.querySelector("#lead-results .lead-table tbody");
+    if (!body) return null;
+    var added = rows.filter(function (row) {
       return !document.getElementById(row.id); // already drawn when the page was
     });
-    rows.reverse().forEach(function (row) {
+    added.slice().reverse().forEach(function (row) {
       body.insertBefore(row, body.firstChild);
       if (window.htmx) window.htmx.process(row); // its Call and WhatsApp forms
     });
     document.dispatchEvent(new CustomEvent("live:rows-added")); // age badges count from now
-    return true;
+    return added;
   }
 
-  function notify(count, html) {
+  function notify(count, rows) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
-    var holder = document.createElement("tbody");
-    holder.innerHTML = html;
-    var names = Array.prototype.map.call(holder.querySelectorAll("td.name bdi"), function (name) {
-      return name.textContent;
+    var names = rows.map(function (row) {
+      var name = row.querySelector("td.name bdi");
+      return name ? name.textContent : "";
     });
     new Notification(count === 1 ? "New lead" : count + " new leads",
                      { body: names.slice(0, 3).join(", "), tag: "raam-new-leads" });
@@ -63,10 +68,16 @@
     var count = Number(response.headers.get("X-New-Leads")) || 0;
     return response.text().then(function (html) {
       if (live !== state()) return; // the view changed meanwhile; its own poll will ask again
-      if (live.dataset.firstPage !== "true" || !insertRows(html)) live.dataset.firstPage = "false";
-      unseen += count;
+      // On the first page only the rows not drawn already are new (a page drawn as a lead was being routed
+      // can be asked about it again); elsewhere the server's count is what the bar says.
+      var rows = rowsOf(html);
+      var added = live.dataset.firstPage === "true" ? insertRows(rows) : null;
+      if (added === null) live.dataset.firstPage = "false";
+      var fresh = added === null ? count : added.length;
+      if (!fresh) return;
+      unseen += fresh;
       showCount();
-      notify(count, html);
+      notify(fresh, added || rows);
     });
   }
 
