@@ -83,7 +83,11 @@ def wait_until_leads_are_worked(dsn: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while psql(_plain(dsn), WAITING) != "0":
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the router or the mail sender left work waiting for {timeout:g} s")
+            left = psql(_plain(dsn), 'SELECT (SELECT count(*) FROM "mg-digital-leads" WHERE routed_at IS NULL) '
+                                     "|| ' leads unrouted, ' || count(*) || ' mails unsent, of them leased: ' "
+                                     "|| count(*) FILTER (WHERE next_attempt_at > now()) FROM outbox "
+                                     "WHERE sent_at IS NULL")
+            raise RuntimeError(f"the router or the mail sender left work waiting for {timeout:g} s: {left}")
         time.sleep(0.25)
 
 

@@ -72,7 +72,9 @@ def wait_for_port(port: int, timeout: float = 60.0, process: subprocess.Popen | 
 
 
 def stop(process: subprocess.Popen) -> str:
-    """Stop a process we started, by its PID, and return what it wrote."""
+    """Stop a process we started, by its PID, and return what it wrote (again, if it was stopped already)."""
+    if hasattr(process, "output"):
+        return process.output
     if process.poll() is None:
         process.terminate()
         try:
@@ -83,9 +85,9 @@ def stop(process: subprocess.Popen) -> str:
     log_file = getattr(process, "log_file", None)
     if log_file is not None:
         log_file.seek(0)
-        output = log_file.read()
+        process.output = log_file.read()
         log_file.close()
-        return output
+        return process.output
     return process.stdout.read() if process.stdout else ""
 
 

@@ -1,4 +1,5 @@
 """A real SMTP server on loopback (aiosmtpd) that a test can stop and start again on the same port."""
+import asyncio
 import email
 import email.policy
 import threading
@@ -10,9 +11,11 @@ REFUSED_PREFIX = "refused"  # a recipient whose address starts with this is refu
 
 
 class Inbox:
-    """Every message the server accepted, parsed, and the client address (connection) each came over."""
+    """Every message the server accepted, parsed, and the client address (connection) each came over; each
+    accepted `delay` seconds after its data arrived (a slow mail server)."""
 
-    def __init__(self):
+    def __init__(self, delay: float = 0):
+        self.delay = delay
         self._lock = threading.Lock()
         self.messages: list[email.message.EmailMessage] = []
         self.peers: list[tuple] = []
@@ -26,6 +29,7 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         """aiosmtpd's hook: keep the message."""
+        await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._lock:
             self.messages.append(message)
@@ -41,8 +45,8 @@ class Inbox:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1:port; `stop()` makes it refuse connections, `start()` brings it back."""
 
-    def __init__(self, port: int):
-        self.port, self.inbox = port, Inbox()
+    def __init__(self, port: int, delay: float = 0):
+        self.port, self.inbox = port, Inbox(delay)
         self._controller = None
 
     def start(self) -> None:

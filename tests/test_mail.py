@@ -148,6 +148,23 @@ def test_a_round_stopped_mid_claim_gives_back_the_mails_it_did_not_start(mail_ap
     assert tried == ["Mail 0", "Mail 1"]
 
 
+def test_a_round_asked_to_stop_finishes_its_mail_and_gives_back_the_rest(mail_app):
+    """Its process is ending (webapp.worker_thread.stop_worker_threads): no mail is left leased by a sender gone."""
+    with mail_app.app_context():
+        queue_three_mails()
+        tried = []
+
+        @contextlib.contextmanager
+        def delivery():
+            yield tried.append
+
+        report = send_due_mails(delivery, retry_seconds=60, stopping=lambda: len(tried) == 1)
+        db.session.remove()
+        sent, *rest = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)).all()
+        assert report.sent == 1 and [mail.subject for mail in tried] == ["Mail 0"] and sent.sent_at is not None
+        assert all(mail.sent_at is None and mail.attempts == 0 and mail.next_attempt_at <= utcnow() for mail in rest)
+
+
 def test_each_mail_is_marked_sent_before_the_next_is_sent(app):
     """A sender stopped at any moment (a worker recycled, a deploy) sends at most its mail in flight again."""
     mails = outbox.CLAIM_BATCH + 2  # over two claims

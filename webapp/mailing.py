@@ -76,12 +76,13 @@ def delivery() -> Iterator[Callable[[Mail], None]]:
         yield send
 
 
-def work_once(app: Flask) -> int:
-    """One round: escalate late leads, then send the due mails; how many were sent."""
+def work_once(app: Flask, stopping: Callable[[], bool] = lambda: False) -> int:
+    """One round: escalate late leads, then send the due mails (until `stopping()`); how many were sent."""
     with app.app_context():
         try:
             escalate_late_leads(app.config)
-            report = send_due_mails(delivery, float(app.config["MAIL_RETRY_SECONDS"]), limit=ROUND_LIMIT)
+            report = send_due_mails(delivery, float(app.config["MAIL_RETRY_SECONDS"]), limit=ROUND_LIMIT,
+                                    stopping=stopping)
         finally:
             db.session.remove()
     return report.sent
@@ -97,8 +98,8 @@ class MailSender(WorkerThread):
         self.app = app
 
     def run_round(self) -> None:
-        """Escalate late leads, then send the due mails."""
-        work_once(self.app)
+        """Escalate late leads, then send the due mails, until this thread is asked to stop."""
+        work_once(self.app, self.stopping)
 
     def report_failure(self, error: Exception) -> None:
         """A database outage in one line; anything else with its traceback."""

@@ -4,13 +4,25 @@ gunicorn forks workers, and a thread does not survive a fork: each process
 starts its own thread on first use (checked by PID), so it works with and
 without `--preload`; a forked child gets fresh locks and events, since the
 ones copied from the parent may be in any state.
+
+A thread is a daemon: it never keeps a process alive, but one killed at interpreter exit stops wherever it
+is. So a process that ends on purpose (a gunicorn worker's exit: a deploy, a `max_requests` recycle; a
+foreground loop on SIGTERM or Ctrl-C) first asks its threads to stop and waits for them, at exit
+(`stop_worker_threads`): each ends at its next safe point, and the mail sender gives back the mails it
+claimed and has not sent, rather than leaving them leased (webapp.leads.outbox.LEASE).
 """
+import atexit
 import logging
 import os
+import signal
 import threading
+import time
 import weakref
 
 log = logging.getLogger(__name__)
+
+# Every WorkerThread of this process (weakly: the tests build many apps).
+_ALL: "weakref.WeakSet[WorkerThread]" = weakref.WeakSet()
 
 
 class WorkerThread:
@@ -24,6 +36,7 @@ class WorkerThread:
         self._thread: threading.Thread | None = None
         self._reset_after_fork()
         os.register_at_fork(after_in_child=_ResetInChild(self))
+        _ALL.add(self)
 
     def run_round(self) -> None:
         """One round of the thread's work."""
@@ -59,19 +72,33 @@ class WorkerThread:
         """Run a round soon. Costs the caller one Event.set()."""
         self._wake.set()
 
+    def stopping(self) -> bool:
+        """Whether the loop was asked to stop: a long round asks between its items."""
+        return self._stop.is_set()
+
     def run_until_interrupted(self) -> None:
-        """The loop in the foreground, as a process of its own (`flask mail work`, `flask leads route-work`)."""
+        """The loop in the foreground, as a process of its own (`flask mail work`, `flask leads route-work`):
+        SIGTERM (how a host stops a service) and Ctrl-C end it after the round's current item."""
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: self._ask_to_stop())
         try:
             self.run()
-        except KeyboardInterrupt:
-            self.stop()
+        except KeyboardInterrupt:  # raised wherever the round was; its own clean-up (`finally`) has run
+            self._ask_to_stop()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
-    def stop(self) -> None:
-        """Stop the loop (tests, and a foreground loop on Ctrl-C)."""
+    def stop(self, timeout: float = 15) -> None:
+        """Stop the loop and wait for its thread (at most `timeout` s)."""
+        self._ask_to_stop()
+        self._join(time.monotonic() + timeout)
+
+    def _ask_to_stop(self) -> None:
         self._stop.set()
         self._wake.set()
+
+    def _join(self, deadline: float) -> None:
         if self._thread is not None and self._pid == os.getpid() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=15)
+            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def run(self) -> None:
         """The loop: a round, then wait `interval` seconds or a nudge; it outlives any failure."""
@@ -86,6 +113,23 @@ class WorkerThread:
                     self.report_failure(error)
                 failing = True
             self._wake.wait(self.interval)
+
+
+def stop_worker_threads(timeout: float = 10) -> None:
+    """Stop every WorkerThread running in this process, waiting at most `timeout` s for them all."""
+    running = [thread for thread in list(_ALL) if thread._running_here()]
+    for thread in running:
+        thread._ask_to_stop()
+    deadline = time.monotonic() + timeout
+    for thread in running:
+        thread._join(deadline)
+    if any(thread._running_here() for thread in running):
+        log.warning("background threads still running after %g s: they stop where they are", timeout)
+
+
+# Every process that ends by returning from its main code (a gunicorn worker's exit: a deploy, a `max_requests`
+# recycle; the development server on Ctrl-C) runs this while its daemon threads still run.
+atexit.register(stop_worker_threads)
 
 
 class _ResetInChild:

@@ -179,18 +179,20 @@ def _give_back(untried: list[ClaimedMail], lease_until: datetime) -> None:
 
 
 def send_due_mails(delivery: Callable[[], ContextManager[Callable[[Mail], None]]], retry_seconds: float,
-                   limit: int = 50) -> SendReport:
+                   limit: int = 50, stopping: Callable[[], bool] = lambda: False) -> SendReport:
     """Send up to `limit` due mails, claimed CLAIM_BATCH at a time, each with the function `delivery()` gives (one
-    mail server connection for them all); stop at the first failure. Each is marked sent as soon as it is; the
-    mails of a claim not started when the round ends, however it ends, are given back."""
+    mail server connection for them all); stop at the first failure, or before the next mail once `stopping()`
+    (its process is ending). Each is marked sent as soon as it is; the mails of a claim not started when the
+    round ends, however it ends, are given back."""
     sent = 0
     with delivery() as send:
-        while sent < limit:
+        while sent < limit and not stopping():
             claimed, lease_until = _claim_due_mails(utcnow(), min(CLAIM_BATCH, limit - sent))
             started = 0
             try:
                 for item in claimed:
-                    if utcnow() >= lease_until - LEASE / 2:  # a very slow server: stop well inside the lease
+                    # A very slow server: stop well inside the lease.
+                    if stopping() or utcnow() >= lease_until - LEASE / 2:
                         return SendReport(sent=sent, failed=0)
                     started += 1
                     try:
