@@ -19,7 +19,7 @@ from flask.cli import AppGroup
 from webapp.database import log_background_failure
 from webapp.extensions import db
 from webapp.leads.escalation import escalate_late_leads
-from webapp.leads.outbox import Mail, send_due_mails, unsent_count
+from webapp.leads.outbox import Mail, MailRefused, send_due_mails, unsent_count
 from webapp.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,11 @@ def delivery() -> Iterator[Callable[[Mail], None]]:
             nonlocal connection
             if connection is None:
                 connection = opened.enter_context(_TimedConnection(current_app.extensions["mail"]))
-            connection.send(flask_mail.Message(subject=mail.subject, recipients=mail.recipients, body=mail.text,
-                                               html=mail.html))
+            try:
+                connection.send(flask_mail.Message(subject=mail.subject, recipients=mail.recipients, body=mail.text,
+                                                   html=mail.html))
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, flask_mail.BadHeaderError) as error:
+                raise MailRefused(error) from error  # smtplib has reset the session: the connection takes the next
 
         yield send
 

@@ -102,6 +102,15 @@ def retry_wait(attempts: int, base_seconds: float) -> timedelta:
     return min(timedelta(seconds=base_seconds * 2 ** min(attempts - 1, 20)), MAX_RETRY_WAIT)
 
 
+class MailRefused(Exception):
+    """The mail server refused this one mail (every recipient, or its content) and takes others: it waits for its
+    next attempt, and the round goes on. Any other failure of a send ends the round (the server is likely down)."""
+
+    def __init__(self, reason: Exception):
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class SendReport:
     """What one round of sending did."""
@@ -180,30 +189,34 @@ def _give_back(untried: list[ClaimedMail], lease_until: datetime) -> None:
 
 def send_due_mails(delivery: Callable[[], ContextManager[Callable[[Mail], None]]], retry_seconds: float,
                    limit: int = 50, stopping: Callable[[], bool] = lambda: False) -> SendReport:
-    """Send up to `limit` due mails, claimed CLAIM_BATCH at a time, each with the function `delivery()` gives (one
-    mail server connection for them all); stop at the first failure, or before the next mail once `stopping()`
-    (its process is ending). Each is marked sent as soon as it is; the mails of a claim not started when the
-    round ends, however it ends, are given back."""
-    sent = 0
+    """Try up to `limit` due mails, claimed CLAIM_BATCH at a time, each with the function `delivery()` gives (one
+    mail server connection for them all); stop at the first failure other than a refused mail (MailRefused), or
+    before the next mail once `stopping()` (its process is ending). Each is marked sent as soon as it is; the mails
+    of a claim not started when the round ends, however it ends, are given back."""
+    sent = refused = 0
     with delivery() as send:
-        while sent < limit and not stopping():
-            claimed, lease_until = _claim_due_mails(utcnow(), min(CLAIM_BATCH, limit - sent))
+        while sent + refused < limit and not stopping():
+            claimed, lease_until = _claim_due_mails(utcnow(), min(CLAIM_BATCH, limit - sent - refused))
             started = 0
             try:
                 for item in claimed:
                     # A very slow server: stop well inside the lease.
                     if stopping() or utcnow() >= lease_until - LEASE / 2:
-                        return SendReport(sent=sent, failed=0)
+                        return SendReport(sent=sent, failed=refused)
                     started += 1
                     try:
                         send(item.mail)
+                    except MailRefused as error:  # a mistyped address: the others still go
+                        _failed(item, lease_until, error.reason, retry_seconds)
+                        refused += 1
+                        continue
                     except Exception as error:  # any failure of the mail server is a retry, never a lost mail
                         _failed(item, lease_until, error, retry_seconds)
-                        return SendReport(sent=sent, failed=1)  # the server is likely down: the next round tries
+                        return SendReport(sent=sent, failed=refused + 1)  # likely down: the next round tries
                     _mark_sent(item.id)
                     sent += 1
             finally:
                 _give_back(claimed[started:], lease_until)
             if len(claimed) < CLAIM_BATCH:
                 break
-    return SendReport(sent=sent, failed=0)
+    return SendReport(sent=sent, failed=refused)
