@@ -68,3 +68,36 @@ def test_the_sign_in_limits_count_from_many_threads_without_an_error(app_factory
 @pytest.mark.parametrize("uri", ["memory://", "MEMORY://", "memory:"])
 def test_every_spelling_of_memory_gets_the_locked_storage(uri):
     assert type(shared_storage({"RATELIMIT_STORAGE_URI": uri})) is LockedMemoryStorage
+
+
+def test_counts_and_the_expiry_timer_never_race(monkeypatch):
+    """Keys that expire every few milliseconds while 8 threads count them: limits' own timer thread removes
+    expired keys meanwhile, and neither it nor a count raises (limits 5.8's MemoryStorage: a KeyError in the
+    timer, a few times a second)."""
+    storage, raised = LockedMemoryStorage(), []
+    monkeypatch.setattr(threading, "excepthook", lambda hook: raised.append(hook.exc_value))
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    until = time.monotonic() + 1
+
+    def count(n: int) -> None:
+        turn = 0
+        while time.monotonic() < until:
+            key = f"key-{(turn * 7 + n) % 50}"
+            try:
+                storage.incr(key, 0.002)
+                storage.get(key)
+            except BaseException as error:
+                raised.append(error)
+            turn += 1
+
+    try:
+        threads = [threading.Thread(target=count, args=(n,)) for n in range(THREADS)]
+        for each in threads:
+            each.start()
+        for each in threads:
+            each.join()
+        time.sleep(0.05)  # the last timer has run
+    finally:
+        sys.setswitchinterval(switch_interval)
+    assert raised == []

@@ -3,8 +3,10 @@
 `limits` 5.8's MemoryStorage starts its expiry timer without a lock: two
 request threads of one gthread worker counting at the same moment can start the
 same Timer twice, and the second raises RuntimeError (a 500 to the sender;
-alisaifee/limits#352, merged after 5.8.0). `LockedMemoryStorage` counts under a
-lock of its own; it serves `memory://` and the fallback while Redis is away.
+alisaifee/limits#352, merged after 5.8.0); and its timer removes expired keys
+while a count removes them too (a KeyError in the timer's thread).
+`LockedMemoryStorage` counts, reads and expires under one lock of its own; it
+serves `memory://` and the fallback while Redis is away.
 """
 import threading
 
@@ -19,6 +21,20 @@ class LockedMemoryStorage(MemoryStorage):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._counting = threading.RLock()  # re-entrant: a sliding-window entry counts through incr
+
+    def _MemoryStorage__expire_events(self) -> None:
+        # limits' expiry timer (a private method, called by name from MemoryStorage): under the same lock, or it
+        # reads a key a count has just removed (KeyError in the timer's thread, its traceback in the log).
+        with self._counting:
+            super()._MemoryStorage__expire_events()
+
+    def get(self, *args, **kwargs) -> int:
+        with self._counting:
+            return super().get(*args, **kwargs)
+
+    def clear(self, *args, **kwargs) -> None:
+        with self._counting:
+            super().clear(*args, **kwargs)
 
     def incr(self, *args, **kwargs) -> int:
         with self._counting:
