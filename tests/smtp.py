@@ -8,6 +8,7 @@ from aiosmtpd.controller import Controller
 
 
 REFUSED_PREFIX = "refused"  # a recipient whose address starts with this is refused (550), as a mistyped one is
+BUSY_PREFIX = "busy"  # ... or put off (451), as by a server that is throttling its sender
 
 
 class Inbox:
@@ -21,9 +22,11 @@ class Inbox:
         self.peers: list[tuple] = []
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        """aiosmtpd's hook: refuse REFUSED_PREFIX addresses, accept the others."""
+        """aiosmtpd's hook: refuse REFUSED_PREFIX addresses, put off BUSY_PREFIX ones, accept the others."""
         if address.startswith(REFUSED_PREFIX):
             return "550 5.1.1 No such mailbox"
+        if address.startswith(BUSY_PREFIX):
+            return "451 4.7.1 Too many messages, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

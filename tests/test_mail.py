@@ -123,6 +123,22 @@ def test_a_refused_mail_waits_and_never_holds_up_the_other_mails(mail_app, smtp)
     assert len(smtp.inbox.messages) == 2
 
 
+def test_a_mail_put_off_for_now_ends_the_round(mail_app, smtp):
+    """A 4xx ("try again later", a server throttling us) is not this mail's fault: the round stops asking, and the
+    mails after it were never tried (due again at once, no attempt counted)."""
+    with mail_app.app_context():
+        queue_mails(Mail(kind="new_lead", recipients=[address], subject=f"To {address}", text="Hello")
+                    for address in ("asha@raam.example", "busy@raam.example", "ravi@raam.example"))
+        db.session.commit()
+    assert work_once(mail_app) == 1
+    assert smtp.inbox.subjects() == ["To asha@raam.example"]
+    with mail_app.app_context():
+        sent, busy, untried = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)).all()
+        assert busy.sent_at is None and busy.attempts == 1 and "451" in busy.last_error
+        assert busy.next_attempt_at > utcnow()
+        assert untried.sent_at is None and untried.attempts == 0 and untried.next_attempt_at <= utcnow()
+
+
 def queue_three_mails() -> None:
     """Mail 0, Mail 1, Mail 2, due now (app context)."""
     queue_mails(Mail(kind="new_lead", recipients=["asha@raam.example"], subject=f"Mail {n}", text="Hello")

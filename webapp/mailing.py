@@ -74,9 +74,20 @@ def delivery() -> Iterator[Callable[[Mail], None]]:
                 connection.send(flask_mail.Message(subject=mail.subject, recipients=mail.recipients, body=mail.text,
                                                    html=mail.html))
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, flask_mail.BadHeaderError) as error:
-                raise MailRefused(error) from error  # smtplib has reset the session: the connection takes the next
+                if _refused_for_good(error):  # smtplib has reset the session: the connection takes the next mail
+                    raise MailRefused(error) from error
+                raise  # "try again later" (4xx): the server is busy or throttling us, the round ends
 
         yield send
+
+
+def _refused_for_good(error: Exception) -> bool:
+    """Whether the server refused this mail itself (5xx for every recipient, or for its content), not for now."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPDataError):
+        return error.smtp_code >= 500
+    return True  # a header the mail itself makes bad
 
 
 def work_once(app: Flask, stopping: Callable[[], bool] = lambda: False) -> int:

@@ -103,8 +103,9 @@ def retry_wait(attempts: int, base_seconds: float) -> timedelta:
 
 
 class MailRefused(Exception):
-    """The mail server refused this one mail (every recipient, or its content) and takes others: it waits for its
-    next attempt, and the round goes on. Any other failure of a send ends the round (the server is likely down)."""
+    """The mail server refused this one mail for good (5xx: every recipient, or its content) and takes others: it
+    waits for its next attempt, and the round goes on. Any other failure of a send ends the round (the server is
+    down, or busy: "try again later")."""
 
     def __init__(self, reason: Exception):
         super().__init__(reason)
