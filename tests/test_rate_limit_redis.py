@@ -118,25 +118,41 @@ def test_redis_outage_fails_open_and_the_shared_store_comes_back(tmp_path, caplo
         stop(redis_server)
 
 
-def test_a_hung_redis_is_probed_by_one_request_at_a_time(caplog):
+def webhook_count(config: dict):
+    """A webhook request's count against `config`'s store."""
     from webapp.intake.rate_limit import WebhookLimits
 
+    limits = WebhookLimits({**config, "WEBHOOK_RATE_LIMIT": "120 per minute", "FAILED_KEY_RATE_LIMIT": "10 per minute"})
+    return limits.counts, lambda: limits.check_key("cardekho")
+
+
+def sign_in_count(config: dict):
+    """A sign-in attempt's count against `config`'s store."""
+    from webapp.auth.sign_in_limits import SignInAttempt, SignInLimits
+
+    limits = SignInLimits({**config, "RATELIMIT_STRATEGY": "moving-window", "LOGIN_RATE_LIMIT_PER_IP": "100 per minute",
+                           "LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP": "100 per minute",
+                           "LOGIN_RATE_LIMIT_PER_ACCOUNT": "100 per minute", "LOGIN_RATE_LIMIT_PER_DEVICE": "100 per minute"})
+    return limits.counts, lambda: limits.admit(SignInAttempt(account="someone", address="127.0.0.1", device=None))
+
+
+@pytest.mark.parametrize("counted", [webhook_count, sign_in_count], ids=["webhook", "sign-in"])
+def test_a_hung_redis_is_probed_by_one_request_at_a_time(caplog, counted):
     relay = TcpRelay(free_port(), ("127.0.0.1", 9))  # accepts and never answers: a Redis that is stuck
     relay.start()
     relay.set_mode("hang")
-    limits = WebhookLimits({"RATELIMIT_KEY_PREFIX": "raam-leads",
-                            "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{relay.listen_port}/0",
-                            "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3},
-                            "WEBHOOK_RATE_LIMIT": "120 per minute", "FAILED_KEY_RATE_LIMIT": "10 per minute"})
+    counts, count = counted({"RATELIMIT_KEY_PREFIX": "raam-leads",
+                             "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{relay.listen_port}/0",
+                             "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3}})
     try:
-        with caplog.at_level(logging.WARNING, logger="webapp.intake.rate_limit"):
-            limits.check_key("cardekho")  # waits for the socket timeout, then counts in memory
-            limits.shared_retry_at = 0  # time to try the store again, with eight requests arriving at once
+        with caplog.at_level(logging.WARNING, logger="webapp.rate_limit_storage"):
+            count()  # waits for the socket timeout, then counts in memory
+            counts.shared_retry_at = 0  # time to try the store again, with eight requests arriving at once
             errors = []
 
             def request():
                 try:
-                    limits.check_key("cardekho")
+                    count()
                 except Exception as error:  # noqa: BLE001  (a 429 or anything else fails the test below)
                     errors.append(error)
 

@@ -16,24 +16,16 @@ Which limits an attempt meets depends on the browser (OWASP's device cookies):
   `LOGIN_RATE_LIMIT_PER_ACCOUNT` that all such browsers share.
 
 While the store is unreachable each worker counts in its own memory (people
-can still sign in) and tries the store again every `RETRY_SHARED_SECONDS`.
+can still sign in; webapp.rate_limit_storage.SharedCounts).
 """
 import hashlib
-import logging
-import math
-import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
-from limits.errors import StorageError
-from limits.strategies import STRATEGIES, RateLimiter
+from limits.strategies import STRATEGIES
 
 from webapp.auth.devices import Device
-from webapp.rate_limit_storage import LockedMemoryStorage, shared_storage
-
-log = logging.getLogger(__name__)
-
-RETRY_SHARED_SECONDS = 5.0
+from webapp.rate_limit_storage import SharedCounts
 
 
 def account_key(normalized_email: str) -> str:
@@ -54,23 +46,19 @@ class SignInLimits:
     """The sign-in limits of one app, counted in `RATELIMIT_STORAGE_URI` with `RATELIMIT_STRATEGY`."""
 
     def __init__(self, config: dict):
-        strategy = STRATEGIES[config["RATELIMIT_STRATEGY"]]
-        self.shared: RateLimiter = strategy(shared_storage(config))
-        self.local: RateLimiter = strategy(LockedMemoryStorage())
-        self.prefix = config["RATELIMIT_KEY_PREFIX"]
+        self.counts = SharedCounts(config, STRATEGIES[config["RATELIMIT_STRATEGY"]], "sign-ins")
         self.per_address = parse_many(config["LOGIN_RATE_LIMIT_PER_IP"])
         self.per_account_and_address = parse_many(config["LOGIN_RATE_LIMIT_PER_ACCOUNT_AND_IP"])
         self.per_account = parse_many(config["LOGIN_RATE_LIMIT_PER_ACCOUNT"])
         self.per_device = parse_many(config["LOGIN_RATE_LIMIT_PER_DEVICE"])
         self.enabled = config.get("RATELIMIT_ENABLED", True)  # Flask-Limiter's switch turns these off too
-        self.shared_retry_at = 0.0
 
     def admit(self, attempt: SignInAttempt) -> int | None:
         """Count `attempt`; None when it may have its password checked, else the seconds until it may."""
         if not self.enabled:
             return None
         for item, key in self._limits_for(attempt):
-            retry_after = self._hit(item, key)
+            retry_after = self.counts.hit(item, key)
             if retry_after is not None:
                 return retry_after
         return None
@@ -86,20 +74,3 @@ class SignInLimits:
                 + [(item, f"login-account-ip:{attempt.account}:{attempt.address}")
                    for item in self.per_account_and_address]
                 + [(item, f"login-account:{attempt.account}") for item in self.per_account])
-
-    def _hit(self, item: RateLimitItem, key: str) -> int | None:
-        """Count one attempt against `item`; None while within it, else the seconds until the next is allowed."""
-        limiter = self.local if time.monotonic() < self.shared_retry_at else self.shared
-        try:
-            return self._hit_in(limiter, item, key)
-        except StorageError as error:
-            self.shared_retry_at = time.monotonic() + RETRY_SHARED_SECONDS
-            log.warning("rate limit storage unreachable (%s): counting sign-ins in this worker's memory, "
-                        "retrying in %.0f s", type(error.storage_error).__name__, RETRY_SHARED_SECONDS)
-            return self._hit_in(self.local, item, key)
-
-    def _hit_in(self, limiter: RateLimiter, item: RateLimitItem, key: str) -> int | None:
-        if limiter.hit(item, self.prefix, key):
-            return None
-        reset_at = limiter.get_window_stats(item, self.prefix, key).reset_time
-        return max(1, math.ceil(reset_at - time.time()))
