@@ -139,6 +139,23 @@ def test_a_mail_put_off_for_now_ends_the_round(mail_app, smtp):
         assert untried.sent_at is None and untried.attempts == 0 and untried.next_attempt_at <= utcnow()
 
 
+def test_a_round_deletes_the_mails_sent_more_than_thirty_days_ago(mail_app):
+    """The outbox does not grow for ever: sent mails are kept 30 days; unsent ones, however old, are kept."""
+    now = utcnow()
+    ages = {"sent 31 days ago": (31, True), "sent 29 days ago": (29, True), "unsent since 40 days": (40, False)}
+    with mail_app.app_context():
+        for subject, (days, sent) in ages.items():
+            db.session.add(OutboxMail(kind="new_lead", recipients=["asha@raam.example"], subject=subject,
+                                      body_text="Hello", created_at=now - timedelta(days=days),
+                                      next_attempt_at=now + timedelta(hours=1),
+                                      sent_at=now - timedelta(days=days) if sent else None))
+        db.session.commit()
+    work_once(mail_app)
+    with mail_app.app_context():
+        kept = db.session.scalars(sa.select(OutboxMail.subject).order_by(OutboxMail.id)).all()
+    assert kept == ["sent 29 days ago", "unsent since 40 days"]
+
+
 def queue_three_mails() -> None:
     """Mail 0, Mail 1, Mail 2, due now (app context)."""
     queue_mails(Mail(kind="new_lead", recipients=["asha@raam.example"], subject=f"Mail {n}", text="Hello")

@@ -19,7 +19,7 @@ from flask.cli import AppGroup
 from webapp.database import log_background_failure
 from webapp.extensions import db
 from webapp.leads.escalation import escalate_late_leads
-from webapp.leads.outbox import Mail, MailRefused, send_due_mails, unsent_count
+from webapp.leads.outbox import Mail, MailRefused, purge_sent_mails, send_due_mails, unsent_count
 from webapp.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
@@ -91,12 +91,14 @@ def _refused_for_good(error: Exception) -> bool:
 
 
 def work_once(app: Flask, stopping: Callable[[], bool] = lambda: False) -> int:
-    """One round: escalate late leads, then send the due mails (until `stopping()`); how many were sent."""
+    """One round: escalate late leads, send the due mails (until `stopping()`), delete old sent ones; how many were
+    sent."""
     with app.app_context():
         try:
             escalate_late_leads(app.config)
             report = send_due_mails(delivery, float(app.config["MAIL_RETRY_SECONDS"]), limit=ROUND_LIMIT,
                                     stopping=stopping)
+            purge_sent_mails()
         finally:
             db.session.remove()
     return report.sent

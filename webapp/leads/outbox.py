@@ -34,6 +34,9 @@ CLAIM_BATCH = 20  # few claims for a burst of leads; with a slow mail server, ot
 # this late with its mails.
 LEASE = timedelta(minutes=10)
 MAX_ERROR_CHARS = 500
+# A sent mail is kept this long ("was Asha told of that lead?"), then deleted by a mail round, PURGE_BATCH at a time.
+KEEP_SENT = timedelta(days=30)
+PURGE_BATCH = 1000
 
 
 class OutboxMail(db.Model):
@@ -44,6 +47,8 @@ class OutboxMail(db.Model):
         sa.Index("ix_outbox_unsent", "next_attempt_at", "id", postgresql_where=sa.text("sent_at IS NULL"),
                  sqlite_where=sa.text("sent_at IS NULL")),
         sa.Index("ix_outbox_lead_id", "lead_id"),  # a lead's deletion finds its mails (ON DELETE CASCADE)
+        sa.Index("ix_outbox_sent_at", "sent_at", postgresql_where=sa.text("sent_at IS NOT NULL"),
+                 sqlite_where=sa.text("sent_at IS NOT NULL")),  # the purge of old sent mails
     )
 
     id: Mapped[int] = mapped_column(BigId, sa.Identity(), primary_key=True)
@@ -95,6 +100,14 @@ def queue_mail(mail: Mail) -> bool:
 def unsent_count() -> int:
     """How many mails wait to be sent (for /readyz)."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail).where(OutboxMail.sent_at.is_(None)))
+
+
+def purge_sent_mails(now: datetime | None = None) -> int:
+    """Delete up to PURGE_BATCH mails sent before KEEP_SENT ago (oldest first); how many."""
+    old = (sa.select(OutboxMail.id).where(OutboxMail.sent_at < (now or utcnow()) - KEEP_SENT)
+           .order_by(OutboxMail.sent_at).limit(PURGE_BATCH))
+    with autocommit_engine().begin() as connection:
+        return connection.execute(sa.delete(OutboxMail).where(OutboxMail.id.in_(old))).rowcount
 
 
 def retry_wait(attempts: int, base_seconds: float) -> timedelta:
