@@ -143,6 +143,20 @@ def test_numbers_that_are_not_valid_match_on_their_digits_only_among_themselves(
     assert (same.repeat_of, other.repeat_of) == (first.id, None)
 
 
+@pytest.mark.parametrize("junk", ["12345", "N/A", "0000000000", "9999999999", "1234567890", "98765"])
+def test_a_number_that_names_nobody_never_makes_a_repeat(app, sales, junk):
+    """Unrelated people who typed the same junk are not one person asking again: each is a first enquiry, takes
+    its turn, and its page lists it alone."""
+    add(app, T0, phone_number=junk)
+    add(app, T0 + timedelta(hours=1), phone_number=junk)
+    route(app)
+    first, second = stored(app)
+    assert (first.repeat_of, second.repeat_of) == (None, None)
+    assert {first.owner_id, second.owner_id} == {sales[0].id, sales[1].id}  # each took its turn
+    with app.app_context():
+        assert [lead.id for lead in pipeline.enquiries_of(db.session.get(Lead, second.id))] == [second.id]
+
+
 def test_a_repeat_of_a_lead_whose_owner_left_goes_round_robin(app, sales, make_user):
     leaver = make_user("leaver@raam.example", name="Leaver", on_duty=False)
     first = add(app, T0)

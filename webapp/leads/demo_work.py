@@ -17,7 +17,7 @@ from webapp.auth.models import User
 from webapp.auth.passwords import DUMMY_HASH
 from webapp.extensions import db
 from webapp.leads.models import LOST_REASON_CODES, Lead
-from webapp.leads.repeats import phone_digits_key
+from webapp.leads.repeats import names_a_person, phone_digits_key
 
 # Appended to each demo lead's columns (its id comes first).
 WORK_COLUMNS = ("status", "lost_reason", "owner_id", "assigned_at", "first_contacted_at", "repeat_of", "routed_at",
@@ -68,8 +68,9 @@ class DemoDesk:
         for row in leads:
             lead_id, self.next_id = self.next_id, self.next_id + 1
             phone_number, phone_normalized, created_at = row[2], row[3], row[-1]
-            yield (lead_id, *row, *self._work(lead_id, phone_normalized or "#" + phone_digits_key(phone_number),
-                                               created_at))
+            person = (phone_normalized or "#" + phone_digits_key(phone_number)
+                      if names_a_person(phone_normalized, phone_number) else f"lead {lead_id}")
+            yield (lead_id, *row, *self._work(lead_id, person, created_at))
 
     def _owner(self, person: str, lead_id: int, created_at: datetime) -> tuple[int | None, int | None]:
         """(owner id, repeat_of) for a new lead of `person`."""

@@ -1,5 +1,11 @@
 """One person's enquiries: the same normalised phone, or the same raw digits when the number is not a valid one.
 
+A number names a person only when it could be someone's (`names_a_person`, on the normalised number's ten
+digits or the raw ones): digits only, at least MIN_PERSON_DIGITS of them (a landline without its area code),
+not one digit repeated, not the run 123456…. "12345", "N/A", "9999999999" or "1234567890" (the last two
+valid Indian numbers to libphonenumber), typed by buyers who would rather not say, are not one person asking
+again: such a lead is a first enquiry, and its page lists it alone.
+
 A person's enquiries form a chain while each comes within REPEAT_WINDOW_DAYS
 of the one before; every later enquiry points (`repeat_of`) at the chain's first.
 """
@@ -17,11 +23,22 @@ MAX_ENQUIRIES_SHOWN = 100
 PHONE_PUNCTUATION = (" ", "-", "+", "(", ")", ".")
 
 
+MIN_PERSON_DIGITS = 6  # an Indian landline's subscriber number has 6 to 8
+_RUN = "01234567890123456789"
+
+
 def phone_digits_key(phone_number: str) -> str:
     """The number without spaces and punctuation, as PHONE_DIGITS_SQL computes it in the database."""
     for char in PHONE_PUNCTUATION:
         phone_number = phone_number.replace(char, "")
     return phone_number
+
+
+def names_a_person(phone_normalized: str | None, phone_number: str) -> bool:
+    """Whether a lead's number could be someone's (see the module's docstring)."""
+    digits = phone_normalized.removeprefix("+91") if phone_normalized else phone_digits_key(phone_number)
+    return (digits.isascii() and digits.isdigit() and len(digits) >= MIN_PERSON_DIGITS
+            and digits.strip(digits[0]) != "" and digits not in _RUN)
 
 
 def _digits_column():
@@ -30,7 +47,9 @@ def _digits_column():
 
 
 def same_person(phone_normalized: str | None, phone_number: str):
-    """The SQL condition for leads of the person with this number."""
+    """The SQL condition for the other leads of the person with this number (none for a number naming nobody)."""
+    if not names_a_person(phone_normalized, phone_number):
+        return sa.false()
     if phone_normalized:
         return Lead.phone_normalized == phone_normalized
     return sa.and_(Lead.phone_normalized.is_(None), _digits_column() == phone_digits_key(phone_number))
@@ -79,8 +98,11 @@ def with_latest_earlier_enquiry(leads: sa.Subquery) -> sa.Select:
 
 
 def earlier_enquiry(row, window_days: float) -> Earlier | None:
-    """A row of with_latest_earlier_enquiry: the person's latest lead within `window_days` before it, or None."""
+    """A row of with_latest_earlier_enquiry: the person's latest lead within `window_days` before it, or None
+    (always for a number that names nobody: the query matched the number alone)."""
     if row.earlier_id is None or row.earlier_created_at < row.created_at - timedelta(days=window_days):
+        return None
+    if not names_a_person(row.phone_normalized, row.phone_number):
         return None
     return Earlier(id=row.earlier_id, first_id=row.earlier_repeat_of or row.earlier_id,
                    first_owner_id=row.first_owner_id, routed=row.earlier_routed_at is not None)
@@ -89,7 +111,7 @@ def earlier_enquiry(row, window_days: float) -> Earlier | None:
 def enquiries_of(lead: Lead) -> list[Lead]:
     """Every lead of the same person, oldest first, `lead` included (at most MAX_ENQUIRIES_SHOWN)."""
     return list(db.session.scalars(
-        sa.select(Lead).where(same_person(lead.phone_normalized, lead.phone_number))
+        sa.select(Lead).where(sa.or_(Lead.id == lead.id, same_person(lead.phone_normalized, lead.phone_number)))
         .order_by(Lead.created_at, Lead.id).limit(MAX_ENQUIRIES_SHOWN)))
 
 
