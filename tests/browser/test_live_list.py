@@ -16,12 +16,16 @@ def test_a_new_lead_slides_in_at_the_top_and_the_title_counts_it(page, live_serv
     title = page.title()
     page.evaluate("window.__sameDocument = true")
 
+    count = page.locator("#result-count")
+    expect(count).to_have_text("1 lead matches")
+
     send_lead(name="Fresh Arrival", phone_number="9822222222", car_model="MG Windsor EV", utm_source="live_first")
     send_lead(name="Other Source", phone_number="9833333333", utm_source="elsewhere")  # not in this view
     expect(rows.first).to_contain_text("Fresh Arrival", timeout=ARRIVES_WITHIN_MS)
     expect(rows.first).to_have_class(re.compile(r"\blead-new\b"))
     expect(rows).to_have_count(2)
     expect(page).to_have_title("(1) " + title)
+    expect(count).to_have_text("2 leads match")  # what a reload would say
     expect(rows.first.locator(".age-badge")).to_be_visible()  # counting, like every uncontacted lead
     assert page.evaluate("window.__sameDocument") is True  # no reload
     page.screenshot(path=f"{artifacts}/live-new-lead.png", full_page=True)
@@ -29,6 +33,27 @@ def test_a_new_lead_slides_in_at_the_top_and_the_title_counts_it(page, live_serv
     send_lead(name="Second Arrival", phone_number="9844444444", utm_source="live_first")
     expect(rows.first).to_contain_text("Second Arrival", timeout=ARRIVES_WITHIN_MS)
     expect(page).to_have_title("(2) " + title)
+
+
+def test_a_view_with_no_leads_shows_the_first_one_in_place_on_a_phone(page, live_server, send_lead, sign_in,
+                                                                     artifacts):
+    """A sales person's empty "My new leads" on a phone: the lead appears in the list, not in a bar below the
+    filters."""
+    page.set_viewport_size({"width": 360, "height": 740})
+    sign_in(page, "sales")
+    page.goto(live_server.url + LIST + "?utm_source=live_empty")
+    expect(page.locator("#result-count")).to_have_text("No leads match.")
+    expect(page.locator(".lead-table")).to_be_hidden()
+
+    send_lead(name="Zebrafish Khan", phone_number="9877777777", utm_source="live_empty")
+    rows = page.locator("tr.lead-row")
+    expect(rows).to_have_count(1, timeout=ARRIVES_WITHIN_MS)
+    expect(rows.first).to_be_visible()
+    expect(rows.first).to_contain_text("Zebrafish Khan")
+    expect(page.locator("#result-count")).to_have_text("1 lead matches")
+    expect(page.locator("#live-bar")).to_be_hidden()
+    expect(page).to_have_title(re.compile(r"^\(1\) "))
+    page.screenshot(path=f"{artifacts}/live-empty-view-phone.png", full_page=True)
 
 
 def test_on_page_two_a_bar_counts_the_new_leads_and_shows_them(page, live_server, send_lead, sign_in, artifacts):

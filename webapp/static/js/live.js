@@ -34,9 +34,22 @@
     return Array.prototype.slice.call(holder.querySelectorAll("tr.lead-row"));
   }
 
+  // "12 leads match": the words _lead_results.html uses, for its count plus the rows slid in.
+  function countRows(added) {
+    var count = document.getElementById("result-count");
+    if (!count || !added) return;
+    var total = Number(count.dataset.total) + added;
+    var capped = count.dataset.capped === "true";
+    var one = total === 1 && !capped;
+    count.dataset.total = total;
+    count.textContent = total.toLocaleString("en-US") + (capped ? "+" : "") + (one ? " lead" : " leads") +
+      (count.dataset.filtered === "true" ? (one ? " matches" : " match") : "");
+  }
+
   // Puts the rows not drawn already at the top of the table and returns them (null: there is no table).
   function insertRows(rows) {
-    var body = document.querySelector("#lead-results .lead-table tbody");
+    var table = document.querySelector("#lead-results .lead-table");
+    var body = table && table.querySelector("tbody");
     if (!body) return null;
     var added = rows.filter(function (row) {
       return !document.getElementById(row.id); // already drawn when the page was
@@ -45,6 +58,8 @@
       body.insertBefore(row, body.firstChild);
       if (window.htmx) window.htmx.process(row); // its Call and WhatsApp forms
     });
+    if (added.length) table.hidden = false; // a view that had no rows has one now
+    countRows(added.length);
     document.dispatchEvent(new CustomEvent("live:rows-added")); // age badges count from now
     return added;
   }
