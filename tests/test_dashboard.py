@@ -117,6 +117,15 @@ def test_unknown_lead_is_404_html(client, sign_in_as):
     sign_in_as()
     response = client.get(f"{LIST}/999999")
     assert response.status_code == 404 and "text/html" in response.content_type
+    assert "There is no lead #999999." in response.get_data(as_text=True)
+    asked_for_json = client.get(f"{LIST}/999999", headers={"Accept": "application/json"})
+    assert (asked_for_json.status_code, asked_for_json.get_json()) == (404, {"error": "There is no lead #999999."})
+
+
+def test_an_unknown_page_says_so_in_words_for_people(client, sign_in_as):
+    sign_in_as()
+    page = client.get("/admin/nothing-here").get_data(as_text=True)
+    assert "There is no page at /admin/nothing-here." in page and "endpoint" not in page
 
 
 def test_sales_cannot_export_nor_see_the_button(client, sign_in_as, seed):

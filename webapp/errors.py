@@ -46,12 +46,16 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        message = {
-            404: f"No such endpoint: {request.method} {request.path}",
-            405: f"Method {request.method} is not allowed here",
-            413: f"Body too large: at most {app.config['MAX_CONTENT_LENGTH']} bytes",
-            429: "Too many requests; please wait a minute and try again.",
-        }.get(error.code, error.description)
+        if error.description != type(error).description:  # ours ("There is no lead #12."), not Werkzeug's
+            message = error.description
+        else:
+            message = {
+                404: f"No such endpoint: {request.method} {request.path}" if wants_json()
+                else f"There is no page at {request.path}.",
+                405: f"Method {request.method} is not allowed here",
+                413: f"Body too large: at most {app.config['MAX_CONTENT_LENGTH']} bytes",
+                429: "Too many requests; please wait a minute and try again.",
+            }.get(error.code, error.description)
         original = error.get_response().headers
         return error_response(error.code, message, {h: original[h] for h in KEPT_HEADERS if h in original})
 

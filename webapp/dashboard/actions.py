@@ -14,7 +14,7 @@ from webapp.auth.access import login_required, safe_next_path
 from webapp.auth.models import User
 from webapp.dashboard import bp
 from webapp.dashboard.routes import list_results
-from webapp.dashboard.work_context import contact_links, render_lead_page, wants_lead_panel
+from webapp.dashboard.work_context import contact_links, lead_or_404, render_lead_page, wants_lead_panel
 from webapp.extensions import db
 from webapp.leads import pipeline
 from webapp.database import MAX_ROW_ID
@@ -33,10 +33,6 @@ def _actor() -> User:
     return current_user._get_current_object()
 
 
-def _lead_or_404(lead_id: int) -> Lead:
-    return db.session.get(Lead, lead_id) or abort(404, description=f"There is no lead #{lead_id}.")
-
-
 def _status_code(error: LeadActionError) -> int:
     return 403 if isinstance(error, NotAllowed) else 400
 
@@ -45,7 +41,7 @@ def _changed(lead_id: int, message: str):
     """After a change: the work panel again for htmx; back to the lead's page with `message` otherwise."""
     if wants_lead_panel():
         db.session.expire_all()  # the panel shows the lead as it is now
-        return render_lead_page(_lead_or_404(lead_id), notice=message)
+        return render_lead_page(lead_or_404(lead_id), notice=message)
     flash(message, "success")
     return redirect(url_for("dashboard.lead_detail", lead_id=lead_id), 303)
 
@@ -53,7 +49,7 @@ def _changed(lead_id: int, message: str):
 def _refused(lead_id: int, error: LeadActionError, draft: str = ""):
     """The lead's page (or its panel) again, with the reason the change was refused."""
     db.session.rollback()
-    return render_lead_page(_lead_or_404(lead_id), _status_code(error), error=str(error), draft=draft)
+    return render_lead_page(lead_or_404(lead_id), _status_code(error), error=str(error), draft=draft)
 
 
 def _owner_choice(value: str | None) -> int | None:
@@ -72,7 +68,7 @@ def _owner_choice(value: str | None) -> int | None:
 @login_required
 def change_status(lead_id: int):
     """Set the lead's status (`lost` with a `lost_reason`)."""
-    _lead_or_404(lead_id)
+    lead_or_404(lead_id)
     status = request.form.get("status", "")
     try:
         pipeline.set_status(lead_id, _actor(), status, request.form.get("lost_reason") or None)
@@ -85,7 +81,7 @@ def change_status(lead_id: int):
 @login_required
 def change_owner(lead_id: int):
     """Give the lead to someone (managers), or take an unassigned lead ("Take it", `owner_id=me`)."""
-    _lead_or_404(lead_id)
+    lead_or_404(lead_id)
     try:
         lead = pipeline.assign(lead_id, _actor(), _owner_choice(request.form.get("owner_id")))
     except LeadActionError as error:
@@ -103,7 +99,7 @@ def change_owner(lead_id: int):
 @login_required
 def add_note(lead_id: int):
     """Add a note to the lead's timeline; a refused note is given back to be fixed, not lost."""
-    _lead_or_404(lead_id)
+    lead_or_404(lead_id)
     body = request.form.get("body", "")
     try:
         pipeline.add_note(lead_id, _actor(), body)
@@ -116,7 +112,7 @@ def add_note(lead_id: int):
 @login_required
 def record_contact(lead_id: int):
     """Record a Call or WhatsApp press, then let the phone or WhatsApp open."""
-    lead = _lead_or_404(lead_id)
+    lead = lead_or_404(lead_id)
     channel = request.form.get("channel", "")
     try:
         pipeline.record_contact(lead_id, _actor(), channel)

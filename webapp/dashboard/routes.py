@@ -7,7 +7,7 @@ from webapp.auth.access import login_required, role_required
 from webapp.dashboard import bp
 from webapp.database import DB_OUTAGE_ERRORS, rollback_quietly, utcnow
 from webapp.dashboard.export_slots import ExportSlot, released_at_the_end, take_slot
-from webapp.dashboard.work_context import list_controls, render_lead_page, work_columns
+from webapp.dashboard.work_context import lead_or_404, list_controls, render_lead_page, work_columns
 from webapp.extensions import db
 from webapp.leads.export import recent_exports, recorded_rows, start_export
 from webapp.leads.live import answered_through
@@ -53,7 +53,7 @@ def lead_list():
 @login_required
 def lead_detail(lead_id: int):
     """Every column of one lead, the work on it (status, owner, notes, timeline), the person's enquiries, the payload."""
-    lead = db.session.get(Lead, lead_id) or abort(404)
+    lead = lead_or_404(lead_id)
     audit("lead_view", target=str(lead_id))  # who saw whose personal data (DPDP Act)
     return render_lead_page(lead)
 

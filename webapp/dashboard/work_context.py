@@ -1,15 +1,21 @@
 """What the pages show of the work on leads: the lead page (whole, or its #lead-work panel for htmx) and the list's work columns."""
-from flask import render_template, request
+from flask import abort, render_template, request
 from flask_login import current_user
 
 from webapp.leads import pipeline
 from webapp.leads.age_badges import age_badges
 from webapp.database import utcnow
+from webapp.extensions import db
 from webapp.leads.models import Lead
 from webapp.leads.reach import call_href, whatsapp_href
 from webapp.leads.search import assignable_users
 
 LABELS = {"statuses": pipeline.STATUSES, "lost_reasons": pipeline.LOST_REASONS, "sources": pipeline.MANUAL_SOURCES}
+
+
+def lead_or_404(lead_id: int) -> Lead:
+    """The lead, or a 404 page that names the number asked for."""
+    return db.session.get(Lead, lead_id) or abort(404, description=f"There is no lead #{lead_id}.")
 
 
 def contact_links(lead: Lead) -> dict[str, str | None]:
