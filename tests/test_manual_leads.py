@@ -65,6 +65,9 @@ def test_without_take_the_router_gives_it_an_owner_in_turn(asha, app):
     (("Ravi\x00", "9876543210", None, "walk_in"), "NUL"),
     (("R" * 201, "9876543210", None, "walk_in"), "at most 200 characters"),
     (("Ravi", "9" * 41, None, "walk_in"), "at most 40 characters"),
+    (("Ravi", "12345", None, "walk_in"), "a phone number the buyer can be called on"),
+    (("Ravi", "N/A", None, "walk_in"), "a phone number the buyer can be called on"),
+    (("Ravi", "99999 99999", None, "walk_in"), "a phone number the buyer can be called on"),
 ])
 def test_what_is_missing_or_wrong_is_said_and_nothing_is_stored(asha, fields, message):
     with pytest.raises(InvalidChange, match=message):
@@ -76,3 +79,10 @@ def test_a_switched_off_account_cannot_type_in_a_lead(app_context, make_user):
     gone = db.session.get(User, make_user("gone@raam.example", name="Gone", active=False).id)
     with pytest.raises(NotAllowed):
         create_manual_lead(gone, "Ravi", "9876543210", None, "walk_in")
+
+
+def test_a_typed_model_takes_the_spelling_the_leads_already_use(asha):
+    create_manual_lead(asha, "Ravi", "9876543210", "MG Hector", "walk_in")
+    for typed in ("hector", "  mg   HECTOR ", "Hector"):
+        assert create_manual_lead(asha, "Kavya", "9123456789", typed, "walk_in").car_model == "MG Hector"
+    assert create_manual_lead(asha, "Kavya", "9123456789", "Cyberster", "walk_in").car_model == "Cyberster"  # new

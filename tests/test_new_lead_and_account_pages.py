@@ -42,6 +42,19 @@ def test_a_walk_in_is_stored_normalised_and_opens_on_its_page(app, people, sign_
     assert "Lead added." in page and "Came with her father" in page and "Walk-in" in page
 
 
+def test_a_number_that_is_not_indian_is_kept_with_a_warning_and_the_form_offers_the_known_models(
+        app, people, sign_in):
+    asha = sign_in(people["asha"])
+    asha.post(NEW, {"name": "Kavya", "phone_number": "9876543210", "car_model": "MG Astor", "platform": "walk_in"})
+    assert '<datalist id="car-models"><option value="MG Astor"></datalist>' in asha.page(NEW)
+    asha.post(NEW, {"name": "Visitor", "phone_number": "+44 20 7946 0958", "platform": "walk_in"})
+    with app.app_context():
+        visitor = db.session.scalar(sa.select(Lead).where(Lead.name == "Visitor"))
+        assert (visitor.phone_number, visitor.phone_normalized) == ("+44 20 7946 0958", None)
+    page = asha.page(f"{LIST}/{visitor.id}")
+    assert "+44 20 7946 0958 is not an Indian mobile or landline number: check it with the buyer." in page
+
+
 def test_the_person_who_types_it_may_take_it(app, people, sign_in):
     asha = sign_in(people["asha"])
     asha.post(NEW, {"name": "Kavya", "phone_number": "9876543210", "platform": "phone_call", "take": "on"})

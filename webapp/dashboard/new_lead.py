@@ -5,6 +5,7 @@ from flask_login import current_user
 from webapp.auth.access import login_required
 from webapp.dashboard import bp
 from webapp.extensions import db
+from webapp.leads.manual import known_models
 from webapp.leads.pipeline import MANUAL_SOURCES, LeadActionError, NotAllowed, create_manual_lead
 from webapp.leads.routing_thread import router_for
 
@@ -18,14 +19,20 @@ def new_lead():
     typed = {name: request.form.get(name, "") for name in FIELDS}
     typed["take"] = bool(request.form.get("take"))
     if request.method == "GET":
-        return render_template("dashboard/new_lead.html", typed=typed, sources=MANUAL_SOURCES)
+        return _form(typed)
     try:
         lead = create_manual_lead(current_user._get_current_object(), typed["name"], typed["phone_number"],
                                   typed["car_model"], typed["platform"], note=typed["note"], take=typed["take"])
     except LeadActionError as error:
         db.session.rollback()
-        return render_template("dashboard/new_lead.html", typed=typed, sources=MANUAL_SOURCES, error=str(error)), \
-            403 if isinstance(error, NotAllowed) else 400
+        return _form(typed, str(error)), 403 if isinstance(error, NotAllowed) else 400
     router_for(current_app).nudge()  # its repeat check and owner within a second, not at the next poll
     flash("Lead added.", "success")
+    if lead.phone_normalized is None:
+        flash(f"{lead.phone_number} is not an Indian mobile or landline number: check it with the buyer.", "error")
     return redirect(url_for("dashboard.lead_detail", lead_id=lead.id), 303)
+
+
+def _form(typed: dict, error: str | None = None) -> str:
+    return render_template("dashboard/new_lead.html", typed=typed, sources=MANUAL_SOURCES, models=known_models(),
+                           error=error)

@@ -4,6 +4,8 @@ from webapp.leads.activity import MAX_NOTE_CHARS, InvalidChange, NotAllowed, giv
 from webapp.database import utcnow
 from webapp.leads.models import Lead
 from webapp.leads.lead_row import build_lead
+from webapp.leads.repeats import names_a_person
+from webapp.leads.search import CHOICE_QUERIES
 from webapp.leads.submission import MAX_COLUMN_CHARS, InvalidSubmission, validate_submission
 
 MANUAL_SOURCES = {"walk_in": "Walk-in", "phone_call": "Phone call", "showroom_event": "Showroom event",
@@ -24,13 +26,33 @@ def _checked_fields(name: str, phone_number: str, car_model: str | None, source:
         raise InvalidChange(f"A name can be at most {MAX_NAME_CHARS} characters.")
     if len(fields["phone_number"]) > MAX_PHONE_CHARS:
         raise InvalidChange(f"A phone number can be at most {MAX_PHONE_CHARS} characters.")
+    if not names_a_person(None, fields["phone_number"]):
+        raise InvalidChange("Enter a phone number the buyer can be called on (at least six digits).")
     if len(fields["car_model"]) > MAX_COLUMN_CHARS:
         raise InvalidChange(f"A model can be at most {MAX_COLUMN_CHARS} characters.")
     if source not in MANUAL_SOURCES:
         raise InvalidChange("Choose where the lead came from: " + ", ".join(MANUAL_SOURCES.values()) + ".")
-    if not fields["car_model"]:
+    if fields["car_model"]:
+        fields["car_model"] = known_spelling(fields["car_model"])
+    else:
         del fields["car_model"]
     return {**fields, "source": source}
+
+
+def _model_key(car_model: str) -> str:
+    return " ".join(car_model.lower().split()).removeprefix("mg ")
+
+
+def known_models() -> list[str]:
+    """The models the leads name, sorted (the list's filter choices)."""
+    return list(db.session.scalars(CHOICE_QUERIES["car_model"]))
+
+
+def known_spelling(car_model: str) -> str:
+    """A typed model as the leads already spell it ("hector", "MG  hector" -> "MG Hector"), else as typed: one
+    model is one choice in the filters and one line in the reports."""
+    key = _model_key(car_model)
+    return next((known for known in known_models() if _model_key(known) == key), car_model)
 
 
 def create_manual_lead(actor, name: str, phone_number: str, car_model: str | None, source: str,
