@@ -195,6 +195,12 @@ def test_a_lead_without_a_valid_number_still_gets_a_call_button_with_its_digits(
     assert "javascript:alert" not in html.split("data-contact-href")[1][:60]
 
 
+@pytest.mark.parametrize("sent", ["917607892115", "07607892115", "+91-76078-92115"])
+def test_the_call_button_on_the_lead_page_reads_the_number_as_people_do(app, people, sign_in, new_lead, sent):
+    html = sign_in(people["asha"]).page(f"{LIST}/{new_lead(phone_number=sent)}")
+    assert re.search(r'<button type="submit" class="button button-call">Call \+91 76078 92115</button>', html)
+
+
 def test_an_unknown_channel_is_a_400(app, people, sign_in, new_lead):
     lead_id = new_lead()
     response = sign_in(people["asha"]).post(f"{LIST}/{lead_id}/contact", {"channel": "sms"})

@@ -64,7 +64,7 @@ def test_sales_person_finds_reads_and_signs_out(page, live_server, send_lead, si
     page.get_by_role("button", name="Copy JSON").click()
     expect(page.get_by_role("button", name="Copied")).to_be_visible()
     assert json.loads(page.evaluate("navigator.clipboard.readText()"))["city"] == "Pune"
-    expect(page.locator("form.contact-form", has=page.get_by_role("button", name="Call 9876543210"))).to_have_attribute(
+    expect(page.locator("form.contact-form", has=page.get_by_role("button", name="Call +91 98765 43210"))).to_have_attribute(
         "data-contact-href", "tel:+919876543210")  # pressing it records the call, then dials
     page.screenshot(path=f"{artifacts}/lead-desktop.png", full_page=True)
 

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from webapp.dashboard import bp
 from webapp.database import utcnow
-from webapp.leads import repeats
+from webapp.leads import reach, repeats
 from webapp.leads.timezones import to_ist
 
 
@@ -42,3 +42,9 @@ def pretty_json(value) -> str:
 def ordinal(number: int) -> str:
     """1st, 2nd, 3rd, 4th ... (the list's "2nd enquiry" badge)."""
     return repeats.ordinal(number)
+
+
+@bp.app_template_filter("readable_number")
+def readable_number(lead) -> str:
+    """A lead's number as people read it: "+91 98765 43210" (the Call button on its page)."""
+    return reach.readable_number(lead)

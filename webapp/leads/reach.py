@@ -23,6 +23,14 @@ def dialable_number(lead: Lead) -> str | None:
     return digits or None
 
 
+def readable_number(lead: Lead) -> str:
+    """The number as people read it ("+91 98765 43210") when it is a valid one, else as it was sent."""
+    if not lead.phone_normalized:
+        return lead.phone_number
+    return phonenumbers.format_number(phonenumbers.parse(lead.phone_normalized),
+                                      phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def call_href(lead: Lead) -> str | None:
     """`tel:` the number, for the Call button; None when the number has no digits at all."""
     number = dialable_number(lead)
