@@ -46,8 +46,8 @@ def test_the_page_shows_every_report_with_its_table_csv_link_and_chart_data(mana
     parts = PageParts(html)
     canvases = [attrs["id"] for attrs, _ in parts.all("canvas")]
     assert "chart-leads-per-day" in canvases and "chart-speed-by-person" in canvases
-    # The funnel's "New" row is every lead of the range, and links to exactly them in the list.
-    assert re.search(r'<th scope="row">\s*<bdi>New</bdi>\s*</th>\s*<td>\s*<a href="/admin/mg-digital-leads\?'
+    # The funnel's "All leads" row is every lead of the range, and links to exactly them in the list.
+    assert re.search(r'<th scope="row">\s*<bdi>All leads</bdi>\s*</th>\s*<td>\s*<a href="/admin/mg-digital-leads\?'
                      r'date_from=2026-11-01&amp;date_to=2027-01-31"><bdi>3</bdi></a>', html)
 
 

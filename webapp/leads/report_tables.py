@@ -120,9 +120,9 @@ def speed_by_person(reports: Reports, dates: dict) -> Table:
 
 
 def funnel(reports: Reports, dates: dict) -> Table:
-    """New → contacted → test drive → booked, with each step's conversion from the one before."""
+    """Every lead → contacted → test drive → booked, with each step's conversion from the one before."""
     total = reports.total
-    steps = [("New", total.leads, {}), ("Contacted", total.contacted, {"stage": "contacted"}),
+    steps = [("All leads", total.leads, {}), ("Contacted", total.contacted, {"stage": "contacted"}),
              ("Test drive", total.test_drive, {"stage": "test_drive"}), ("Booked", total.booked, {"stage": "booked"})]
     table = Table("funnel", "The funnel", ["Stage", "Leads", "Conversion from the step before %"],
                   chart={"type": "bar", "series": [1]})
