@@ -27,6 +27,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from config import Config
 from webapp.dashboard.live import LIVE_PATH
+from webapp.worker_thread import ask_worker_threads_to_stop
 
 # CarDekho's client gives up after 10 s, so a request still arriving by then is not one of its leads.
 # A phone on a weak signal sends a sign-in form or a note in well under a second.
@@ -108,7 +109,12 @@ class WholeRequestWorker(ThreadWorker):
         """Accept only while a thread is free. gthread's workers all watch the listening socket and a worker
         accepts every connection it sees; a burst of new connections (a proxy or sender opening its pool)
         then lands on one worker, which keeps them for their keep-alive life: one process's GIL serves them
-        while the others idle. gthread's loop calls this again after each request."""
+        while the others idle. gthread's loop calls this again after each request.
+
+        Called with False once the worker is no longer alive, it also starts the worker's shutdown: its background
+        threads are asked to stop now, while in-flight requests finish (webapp.worker_thread)."""
+        if not enabled and not self.alive:  # a deploy, a max_requests recycle, a lost master
+            ask_worker_threads_to_stop()
         super().set_accept_enabled(enabled and self.in_threads < self.cfg.threads)
 
     def finish_request(self, conn, fs):

@@ -1,6 +1,7 @@
 """Mails under real gunicorn: the mail server down while leads arrive delays the mails, never the webhook, never twice."""
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -50,14 +51,30 @@ def test_mails_wait_for_a_stopped_mail_server_and_two_workers_send_each_once(pos
     assert "Traceback" not in log
 
 
-@pytest.mark.parametrize("sender", ["a gunicorn worker's thread", "flask mail work"])
+def leased_and_sent(database_url: str) -> tuple[int, int]:
+    """(unsent mails leased by a sender, sent mails)."""
+    engine = sa.create_engine(database_url)
+    with engine.connect() as connection:
+        leased = connection.scalar(sa.text(
+            "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND next_attempt_at > now() + interval '1 minute'"))
+        sent = connection.scalar(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL"))
+    engine.dispose()
+    return leased, sent
+
+
+WORKER, WORKER_WITH_A_REQUEST, MAIL_WORK = ("a gunicorn worker's thread", "a gunicorn worker finishing a request",
+                                            "flask mail work")
+
+
+@pytest.mark.parametrize("sender", [WORKER, WORKER_WITH_A_REQUEST, MAIL_WORK])
 def test_a_sender_stopped_mid_round_gives_back_what_it_has_not_sent(postgresql_url, sender):
     """A deploy, a max_requests recycle or a host stopping `flask mail work` (SIGTERM) mid-round: the mail in
     flight is finished and marked sent, the rest of the claim is due again at once (not leased for 10 minutes),
-    and the next sender sends each of them once."""
+    and the next sender sends each of them once. A worker gives them back as its shutdown begins, not after
+    its last requests (one may take longer than gunicorn waits before it kills the worker)."""
     smtp = SmtpServer(free_port(), delay=1)  # a slow server: the stop comes while a mail is in flight
     smtp.start()
-    in_the_worker = sender == "a gunicorn worker's thread"
+    in_the_worker = sender != MAIL_WORK
     with scratch_database(postgresql_url, "mail_stop") as database_url:
         env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": "mail-test-secret",
                "CARDEKHO_API_KEYS": GUIDE_API_KEY, "DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": "memory://",
@@ -70,6 +87,7 @@ def test_a_sender_stopped_mid_round_gives_back_what_it_has_not_sent(postgresql_u
         server = start_gunicorn(port, {**env, "MAIL_INTERVAL": "0.5" if in_the_worker else "0"}, workers=1)
         mail_work = None if in_the_worker else start_server(
             "flask mail work", [sys.executable, "-m", "flask", "--app", "run", "mail", "work"], None, env)
+        unfinished = None
         try:
             if mail_work is not None:
                 wait_for_output(mail_work, "sending mails every")
@@ -81,17 +99,25 @@ def test_a_sender_stopped_mid_round_gives_back_what_it_has_not_sent(postgresql_u
             while not smtp.inbox.messages and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert len(smtp.inbox.messages) == 1  # one sent, the next in flight, the rest claimed and waiting
-            stopped = server if in_the_worker else mail_work
+            assert leased_and_sent(database_url)[0] >= 2  # a claim is outstanding: the stop comes mid-round
             started_stopping = time.monotonic()
+            if sender == WORKER_WITH_A_REQUEST:
+                # A request still arriving keeps the worker in its shutdown (up to 10 s, then a 408).
+                unfinished = socket.create_connection(("127.0.0.1", port))
+                unfinished.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                time.sleep(0.3)
+                server.send_signal(signal.SIGTERM)
+                deadline = time.monotonic() + 5
+                while leased_and_sent(database_url)[0] and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert server.poll() is None  # still finishing its request...
+                assert leased_and_sent(database_url)[0] == 0  # ...and the claim is back already
+                unfinished.close()
+            stopped = server if in_the_worker else mail_work
             log = stop(stopped)
-            assert stopped.returncode in (0, -signal.SIGTERM) and time.monotonic() - started_stopping < 10
+            assert stopped.returncode == 0 and time.monotonic() - started_stopping < 10
             assert "Traceback" not in log
-            engine = sa.create_engine(database_url)
-            with engine.connect() as connection:
-                leased = connection.scalar(sa.text(
-                    "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND next_attempt_at > now() + interval '1 minute'"))
-                sent = connection.scalar(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL"))
-            engine.dispose()
+            leased, sent = leased_and_sent(database_url)
             assert leased == 0
             assert sent == len(smtp.inbox.messages) < LEADS  # the one in flight was finished and marked sent
 
@@ -99,6 +125,8 @@ def test_a_sender_stopped_mid_round_gives_back_what_it_has_not_sent(postgresql_u
             subjects = sorted(smtp.inbox.subjects())
             assert subjects == sorted(f"New lead: Lead {n} — Tata Nexon EV" for n in range(LEADS))
         finally:
+            if unfinished is not None:
+                unfinished.close()
             stop(server)
             if mail_work is not None:
                 stop(mail_work)

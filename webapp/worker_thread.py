@@ -6,10 +6,11 @@ without `--preload`; a forked child gets fresh locks and events, since the
 ones copied from the parent may be in any state.
 
 A thread is a daemon: it never keeps a process alive, but one killed at interpreter exit stops wherever it
-is. So a process that ends on purpose (a gunicorn worker's exit: a deploy, a `max_requests` recycle; a
-foreground loop on SIGTERM or Ctrl-C) first asks its threads to stop and waits for them, at exit
-(`stop_worker_threads`): each ends at its next safe point, and the mail sender gives back the mails it
-claimed and has not sent, rather than leaving them leased (webapp.leads.outbox.LEASE).
+is. So a process that ends on purpose asks its threads to stop (`ask_worker_threads_to_stop`) and, at exit,
+waits for them (`stop_worker_threads`): each ends at its next safe point, and the mail sender gives back
+the mails it claimed and has not sent, rather than leaving them leased (webapp.leads.outbox.LEASE). A
+gunicorn worker asks as its shutdown begins (a deploy, a `max_requests` recycle: gunicorn_worker), while
+its last requests finish; a foreground loop (`flask mail work`) on SIGTERM or Ctrl-C.
 """
 import atexit
 import logging
@@ -77,15 +78,22 @@ class WorkerThread:
         return self._stop.is_set()
 
     def run_until_interrupted(self) -> None:
-        """The loop in the foreground, as a process of its own (`flask mail work`, `flask leads route-work`):
-        SIGTERM (how a host stops a service) and Ctrl-C end it after the round's current item."""
-        previous = signal.signal(signal.SIGTERM, lambda signum, frame: self._ask_to_stop())
+        """The loop as a process of its own (`flask mail work`, `flask leads route-work`): SIGTERM (how a host
+        stops a service) and Ctrl-C end it after the round's current item.
+
+        The loop runs in its thread; the main thread only waits, and the signal handlers only note the signal
+        (a handler that set the loop's events could deadlock on a lock the main thread holds)."""
+        signalled = []
+        handlers = {number: signal.signal(number, lambda signum, frame: signalled.append(signum))
+                    for number in (signal.SIGTERM, signal.SIGINT)}
         try:
-            self.run()
-        except KeyboardInterrupt:  # raised wherever the round was; its own clean-up (`finally`) has run
-            self._ask_to_stop()
+            self.ensure_running()
+            while self._running_here() and not signalled:
+                self._thread.join(0.2)
+            self.stop()
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
 
     def stop(self, timeout: float = 15) -> None:
         """Stop the loop and wait for its thread (at most `timeout` s)."""
@@ -112,14 +120,21 @@ class WorkerThread:
                 if not failing:
                     self.report_failure(error)
                 failing = True
-            self._wake.wait(self.interval)
+            if not self._stop.is_set():  # a stop asked during the round cleared no wake-up it still needs
+                self._wake.wait(self.interval)
+
+
+def ask_worker_threads_to_stop() -> None:
+    """Ask every WorkerThread running in this process to stop at its next safe point (no waiting)."""
+    for thread in list(_ALL):
+        if thread._running_here():
+            thread._ask_to_stop()
 
 
 def stop_worker_threads(timeout: float = 10) -> None:
     """Stop every WorkerThread running in this process, waiting at most `timeout` s for them all."""
     running = [thread for thread in list(_ALL) if thread._running_here()]
-    for thread in running:
-        thread._ask_to_stop()
+    ask_worker_threads_to_stop()
     deadline = time.monotonic() + timeout
     for thread in running:
         thread._join(deadline)

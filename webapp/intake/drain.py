@@ -8,6 +8,7 @@ Each worker runs a drain thread (webapp.worker_thread), started on its first
 request.
 """
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -40,8 +41,10 @@ def insert_once(engine: sa.Engine, spooled: SpooledLead) -> int | None:
     return insert_lead(engine, values, spooled.extra.get("intake_event"))
 
 
-def drain_spool(spool: Spool, engine: sa.Engine, limit: int | None = None) -> DrainResult:
-    """Move spooled leads into the table, oldest first, each exactly once; stop when the database is away."""
+def drain_spool(spool: Spool, engine: sa.Engine, limit: int | None = None,
+                stopping: Callable[[], bool] = lambda: False) -> DrainResult:
+    """Move spooled leads into the table, oldest first, each exactly once; stop when the database is away, or
+    before the next lead once `stopping()` (its process is ending)."""
     result = DrainResult()
     spool.recover_stale_claims()
     for claim in spool.claims(limit):
@@ -62,6 +65,8 @@ def drain_spool(spool: Spool, engine: sa.Engine, limit: int | None = None) -> Dr
             result.already_stored += 1
         else:
             result.stored += 1
+        if stopping():  # checked before the next claim is taken: nothing is left claimed
+            break
     if result.stored or result.already_stored:
         log.info("spool: %d lead(s) moved into the table, %d were there already", result.stored,
                  result.already_stored)
@@ -86,7 +91,7 @@ class SpoolDrainer(WorkerThread):
     def run_round(self) -> None:
         """Drain what waits."""
         if self.spool.backlog().waiting:
-            drain_spool(self.spool, self.engine)
+            drain_spool(self.spool, self.engine, stopping=self.stopping)
 
     def report_failure(self, error: Exception) -> None:
         """A database outage in one line; anything else with its traceback."""
