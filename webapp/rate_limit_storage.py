@@ -35,8 +35,8 @@ class LockedMemoryStorage(MemoryStorage):
     # No STORAGE_SCHEME of its own: limits' registry keeps "memory://" for MemoryStorage.
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
         self._counting = threading.RLock()  # re-entrant: a sliding-window entry counts through incr
+        super().__init__(*args, **kwargs)  # starts the expiry timer, which takes the lock
 
     def _MemoryStorage__expire_events(self) -> None:
         # limits' expiry timer (a private method, called by name from MemoryStorage): under the same lock, or it
