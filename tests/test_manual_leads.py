@@ -68,6 +68,8 @@ def test_without_take_the_router_gives_it_an_owner_in_turn(asha, app):
     (("Ravi", "12345", None, "walk_in"), "a phone number the buyer can be called on"),
     (("Ravi", "N/A", None, "walk_in"), "a phone number the buyer can be called on"),
     (("Ravi", "99999 99999", None, "walk_in"), "a phone number the buyer can be called on"),
+    (("Ravi", "+91 99999 99999", None, "walk_in"), "a phone number the buyer can be called on"),
+    (("Ravi", "+91 1234567890", None, "walk_in"), "a phone number the buyer can be called on"),
 ])
 def test_what_is_missing_or_wrong_is_said_and_nothing_is_stored(asha, fields, message):
     with pytest.raises(InvalidChange, match=message):
@@ -86,3 +88,8 @@ def test_a_typed_model_takes_the_spelling_the_leads_already_use(asha):
     for typed in ("hector", "  mg   HECTOR ", "Hector"):
         assert create_manual_lead(asha, "Kavya", "9123456789", typed, "walk_in").car_model == "MG Hector"
     assert create_manual_lead(asha, "Kavya", "9123456789", "Cyberster", "walk_in").car_model == "Cyberster"  # new
+
+
+def test_a_number_in_devanagari_digits_is_a_person_like_any_other(asha):
+    lead = create_manual_lead(asha, "Ravi", "९८७६५ ४३२१०", None, "walk_in")
+    assert db.session.get(Lead, lead.id).phone_normalized == "+919876543210"

@@ -4,6 +4,7 @@ from webapp.leads.activity import MAX_NOTE_CHARS, InvalidChange, NotAllowed, giv
 from webapp.database import utcnow
 from webapp.leads.models import Lead
 from webapp.leads.lead_row import build_lead
+from webapp.leads.phones import normalize_phone
 from webapp.leads.repeats import names_a_person
 from webapp.leads.search import CHOICE_QUERIES
 from webapp.leads.submission import MAX_COLUMN_CHARS, InvalidSubmission, validate_submission
@@ -26,7 +27,7 @@ def _checked_fields(name: str, phone_number: str, car_model: str | None, source:
         raise InvalidChange(f"A name can be at most {MAX_NAME_CHARS} characters.")
     if len(fields["phone_number"]) > MAX_PHONE_CHARS:
         raise InvalidChange(f"A phone number can be at most {MAX_PHONE_CHARS} characters.")
-    if not names_a_person(None, fields["phone_number"]):
+    if not names_a_person(normalize_phone(fields["phone_number"]), fields["phone_number"]):
         raise InvalidChange("Enter a phone number the buyer can be called on (at least six digits).")
     if len(fields["car_model"]) > MAX_COLUMN_CHARS:
         raise InvalidChange(f"A model can be at most {MAX_COLUMN_CHARS} characters.")
