@@ -123,6 +123,41 @@ def test_a_refused_mail_waits_and_never_holds_up_the_other_mails(mail_app, smtp)
     assert len(smtp.inbox.messages) == 2
 
 
+def test_three_refusals_in_a_row_end_the_round(mail_app, smtp):
+    """A quota or a block refuses every mail "for good": the round stops asking after three, and the mails after
+    them are given back untried (no attempt, no wait)."""
+    addresses = ("refused-1@raam.example", "refused-2@raam.example", "refused-3@raam.example", "asha@raam.example")
+    with mail_app.app_context():
+        queue_mails(Mail(kind="new_lead", recipients=[address], subject=f"To {address}", text="Hello")
+                    for address in addresses)
+        db.session.commit()
+    assert work_once(mail_app) == 0 and smtp.inbox.messages == []
+    with mail_app.app_context():
+        *refused, untried = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)).all()
+        assert [mail.attempts for mail in refused] == [1, 1, 1]
+        assert untried.attempts == 0 and untried.next_attempt_at <= utcnow() and untried.last_error is None
+
+
+def test_a_server_that_hangs_up_after_a_refusal_does_not_charge_the_next_mail(mail_app):
+    with mail_app.app_context():
+        queue_three_mails()
+
+        @contextlib.contextmanager
+        def delivery():
+            def send(mail):
+                if mail.subject == "Mail 0":
+                    raise outbox.MailRefused(RuntimeError("550 no such mailbox"))
+                raise ConnectionResetError("the server hung up")
+            yield send
+
+        assert send_due_mails(delivery, retry_seconds=60) == outbox.SendReport(sent=0, failed=1)
+        db.session.remove()
+        refused, *rest = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)).all()
+        assert refused.attempts == 1 and "550" in refused.last_error
+        assert all(mail.attempts == 0 and mail.next_attempt_at <= utcnow() and mail.last_error is None
+                   for mail in rest)
+
+
 def test_a_mail_put_off_for_now_ends_the_round(mail_app, smtp):
     """A 4xx ("try again later", a server throttling us) is not this mail's fault: the round stops asking, and the
     mails after it were never tried (due again at once, no attempt counted)."""

@@ -98,7 +98,8 @@ def work_once(app: Flask, stopping: Callable[[], bool] = lambda: False) -> int:
             escalate_late_leads(app.config)
             report = send_due_mails(delivery, float(app.config["MAIL_RETRY_SECONDS"]), limit=ROUND_LIMIT,
                                     stopping=stopping)
-            purge_sent_mails()
+            if not stopping():
+                purge_sent_mails()
         finally:
             db.session.remove()
     return report.sent

@@ -37,6 +37,9 @@ MAX_ERROR_CHARS = 500
 # A sent mail is kept this long ("was Asha told of that lead?"), then deleted by a mail round, PURGE_BATCH at a time.
 KEEP_SENT = timedelta(days=30)
 PURGE_BATCH = 1000
+# Refusals "for good" of this many mails in a row are about the account (a quota, a block), not the mails: the
+# round ends, as when the server is down.
+MAX_REFUSED_IN_A_ROW = 3
 
 
 class OutboxMail(db.Model):
@@ -105,7 +108,8 @@ def unsent_count() -> int:
 def purge_sent_mails(now: datetime | None = None) -> int:
     """Delete up to PURGE_BATCH mails sent before KEEP_SENT ago (oldest first); how many."""
     old = (sa.select(OutboxMail.id).where(OutboxMail.sent_at < (now or utcnow()) - KEEP_SENT)
-           .order_by(OutboxMail.sent_at).limit(PURGE_BATCH))
+           .order_by(OutboxMail.sent_at).limit(PURGE_BATCH)
+           .with_for_update(skip_locked=True))  # the rows another worker is deleting are its to delete
     with autocommit_engine().begin() as connection:
         return connection.execute(sa.delete(OutboxMail).where(OutboxMail.id.in_(old))).rowcount
 
@@ -204,10 +208,10 @@ def _give_back(untried: list[ClaimedMail], lease_until: datetime) -> None:
 def send_due_mails(delivery: Callable[[], ContextManager[Callable[[Mail], None]]], retry_seconds: float,
                    limit: int = 50, stopping: Callable[[], bool] = lambda: False) -> SendReport:
     """Try up to `limit` due mails, claimed CLAIM_BATCH at a time, each with the function `delivery()` gives (one
-    mail server connection for them all); stop at the first failure other than a refused mail (MailRefused), or
-    before the next mail once `stopping()` (its process is ending). Each is marked sent as soon as it is; the mails
+    mail server connection for them all); stop at the first failure other than a refused mail (MailRefused), at
+    MAX_REFUSED_IN_A_ROW refusals in a row, or before the next mail once `stopping()` (its process is ending). Each is marked sent as soon as it is; the mails
     of a claim not started when the round ends, however it ends, are given back."""
-    sent = refused = 0
+    sent = refused = refused_in_a_row = 0
     with delivery() as send:
         while sent + refused < limit and not stopping():
             claimed, lease_until = _claim_due_mails(utcnow(), min(CLAIM_BATCH, limit - sent - refused))
@@ -223,12 +227,19 @@ def send_due_mails(delivery: Callable[[], ContextManager[Callable[[Mail], None]]
                     except MailRefused as error:  # a mistyped address: the others still go
                         _failed(item, lease_until, error.reason, retry_seconds)
                         refused += 1
+                        refused_in_a_row += 1
+                        if refused_in_a_row >= MAX_REFUSED_IN_A_ROW:  # the account, not the mails: stop asking
+                            return SendReport(sent=sent, failed=refused)
                         continue
                     except Exception as error:  # any failure of the mail server is a retry, never a lost mail
+                        if refused_in_a_row:  # a server that hung up after refusing the last one: not this mail's
+                            started -= 1      # fault, it goes back untried
+                            return SendReport(sent=sent, failed=refused)
                         _failed(item, lease_until, error, retry_seconds)
                         return SendReport(sent=sent, failed=refused + 1)  # likely down: the next round tries
                     _mark_sent(item.id)
                     sent += 1
+                    refused_in_a_row = 0
             finally:
                 _give_back(claimed[started:], lease_until)
             if len(claimed) < CLAIM_BATCH:
