@@ -87,9 +87,19 @@ def test_list_reads_well_on_a_phone(page, live_server, send_lead, sign_in, artif
     page.set_viewport_size(PHONE)
     sign_in(page, "sales")
     expect(page.locator("tr.lead-row").first).to_be_visible()
+    # The filters fold away while none is chosen: the first screen shows the search box and a lead.
+    expect(page.locator("select[name=car_model]")).to_be_hidden()
+    expect(page.locator("#q")).to_be_visible()
+    assert page.locator("tr.lead-row").first.bounding_box()["y"] < PHONE["height"]
     page.screenshot(path=f"{artifacts}/list-phone.png", full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width}px wide)"
+    page.get_by_role("button", name="Filters").click()
+    page.select_option("select[name=car_model]", "MG Comet EV")
+    expect(page).to_have_url(re.compile(r"car_model=MG\+Comet\+EV"))
+    page.reload()  # a view with a filter chosen opens with the filters shown, counted on the button
+    expect(page.locator("select[name=car_model]")).to_be_visible()
+    expect(page.get_by_role("button", name="Filters (1)")).to_be_visible()
 
 
 def test_manager_exports_csv_with_formulas_neutralised(page, live_server, send_lead, sign_in, artifacts):
@@ -97,6 +107,7 @@ def test_manager_exports_csv_with_formulas_neutralised(page, live_server, send_l
               car_model="MG Gloster")
     page.set_viewport_size(DESKTOP)
     sign_in(page, "manager")
+    expect(page.locator("#filter-toggle")).to_be_hidden()  # on a wide screen every filter is shown
     page.select_option("select[name=car_model]", "MG Gloster")
     expect(page.locator("tr.lead-row")).to_have_count(1)
     with page.expect_download() as download_info:

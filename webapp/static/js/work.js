@@ -29,6 +29,22 @@
     openContact(form.getAttribute("data-contact-href"));
   });
 
+  // --- On a phone the list's filters fold away behind a "Filters" button while none is chosen, so the first
+  // screen shows leads; the search box stays. Without this file (or on a wider screen) they are all shown.
+  var filterForm = document.getElementById("lead-filters");
+  var filterToggle = document.getElementById("filter-toggle");
+  if (filterForm && filterToggle && window.matchMedia("(max-width: 47.99rem)").matches) {
+    var fold = function (folded) {
+      filterForm.classList.toggle("filters-folded", folded);
+      filterToggle.setAttribute("aria-expanded", String(!folded));
+    };
+    filterToggle.hidden = false;
+    fold(filterToggle.dataset.chosen === "0");
+    filterToggle.addEventListener("click", function () {
+      fold(!filterForm.classList.contains("filters-folded"));
+    });
+  }
+
   // --- A refused change (400 not sensible, 403 not allowed) comes back as the same panel with the reason:
   // swap it in like a success for the forms that ask for it, instead of htmx's default of showing nothing.
   document.addEventListener("htmx:beforeSwap", function (event) {
