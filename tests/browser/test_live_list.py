@@ -112,3 +112,30 @@ def test_a_lead_drawn_already_is_neither_drawn_again_nor_counted(page, live_serv
     expect(rows).to_have_count(2)
     expect(page.locator("tr.lead-row", has_text="Drawn Once")).to_have_count(1)
     assert page.evaluate("window.__notes") == [["New lead", "Truly New"]]
+
+
+def minutes_about(seconds: int) -> re.Pattern:
+    """The badge's whole minutes for `seconds` of waiting, or one more (the page's clock also runs on its own
+    between the test's steps)."""
+    return re.compile(rf"^({seconds // 60}|{seconds // 60 + 1}) min$")
+
+
+def test_an_age_badge_keeps_counting_amber_then_red_without_a_reload(page, live_server, send_lead, sign_in):
+    page.clock.install()  # the page's clock, moved on by the test
+    send_lead(name="Waiting Wanda", phone_number="9812345670", utm_source="live_badge")
+    sign_in(page, "sales")
+    page.goto(live_server.url + LIST + "?utm_source=live_badge")
+    page.evaluate("window.__sameDocument = true")
+    badge = page.locator("tr.lead-row .age-badge")
+    expect(badge).to_have_text(re.compile(r"^\d+ min$"))
+    # Drawn as the server draws it while business hours are open (this test may run at night in India): it
+    # counts on for the ten hours until closing. When it counts is the server's rule (test_work_list.py).
+    badge.evaluate("b => { b.dataset.counting = 'true'; b.dataset.stopsIn = '36000'; b.dataset.minutes = '0'; }")
+    amber_after, late_after = (int(badge.get_attribute(name)) for name in ("data-amber-after", "data-late-after"))
+    page.clock.run_for(amber_after * 1000 + 20_000)
+    expect(badge).to_have_class(re.compile(r"\bage-amber\b"))
+    expect(badge).to_have_text(minutes_about(amber_after + 20))
+    page.clock.run_for((late_after - amber_after) * 1000)
+    expect(badge).to_have_class(re.compile(r"\bage-late\b"))
+    expect(badge).to_have_text(minutes_about(late_after + 20))
+    assert page.evaluate("window.__sameDocument") is True  # no reload
