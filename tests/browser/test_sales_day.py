@@ -94,6 +94,8 @@ def test_list_reads_well_on_a_phone(page, live_server, send_lead, sign_in, artif
     page.screenshot(path=f"{artifacts}/list-phone.png", full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width}px wide)"
+    add = page.get_by_role("link", name="Add a lead").bounding_box()
+    assert add["height"] < 2 * 24, "the header's buttons keep their words on one line"
     page.get_by_role("button", name="Filters").click()
     page.select_option("select[name=car_model]", "MG Comet EV")
     expect(page).to_have_url(re.compile(r"car_model=MG\+Comet\+EV"))
