@@ -31,17 +31,22 @@ def count_in_bursts(count) -> list[BaseException]:
             if n == 0:
                 time.sleep(0.02)
 
+    in_threads(thread)
+    return raised
+
+
+def in_threads(work) -> None:
+    """`work(n)` in THREADS threads at once, n = 0, 1, ..., switching threads as often as a loaded machine might."""
     switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as a loaded machine might
+    sys.setswitchinterval(1e-6)
     try:
-        threads = [threading.Thread(target=thread, args=(n,)) for n in range(THREADS)]
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(THREADS)]
         for each in threads:
             each.start()
         for each in threads:
             each.join()
     finally:
         sys.setswitchinterval(switch_interval)
-    return raised
 
 
 @ON_SQLITE
@@ -76,8 +81,6 @@ def test_counts_and_the_expiry_timer_never_race(monkeypatch):
     timer, a few times a second)."""
     storage, raised = LockedMemoryStorage(), []
     monkeypatch.setattr(threading, "excepthook", lambda hook: raised.append(hook.exc_value))
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
     until = time.monotonic() + 1
 
     def count(n: int) -> None:
@@ -91,13 +94,6 @@ def test_counts_and_the_expiry_timer_never_race(monkeypatch):
                 raised.append(error)
             turn += 1
 
-    try:
-        threads = [threading.Thread(target=count, args=(n,)) for n in range(THREADS)]
-        for each in threads:
-            each.start()
-        for each in threads:
-            each.join()
-        time.sleep(0.05)  # the last timer has run
-    finally:
-        sys.setswitchinterval(switch_interval)
+    in_threads(count)
+    time.sleep(0.05)  # the last timer has run
     assert raised == []

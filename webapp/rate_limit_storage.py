@@ -29,8 +29,21 @@ log = logging.getLogger(__name__)
 RETRY_SHARED_SECONDS = 5.0
 
 
+def _under_lock(name: str):
+    """MemoryStorage's method `name`, run under the storage's lock."""
+    unlocked = getattr(MemoryStorage, name)
+
+    def locked(self, *args, **kwargs):
+        with self._counting:
+            return unlocked(self, *args, **kwargs)
+
+    locked.__name__ = name
+    return locked
+
+
 class LockedMemoryStorage(MemoryStorage):
-    """limits' memory storage, each count made under one lock (safe for the threads of a worker)."""
+    """limits' memory storage, each count, read and expiry made under one lock (safe for the threads of a
+    worker)."""
 
     # No STORAGE_SCHEME of its own: limits' registry keeps "memory://" for MemoryStorage.
 
@@ -38,35 +51,12 @@ class LockedMemoryStorage(MemoryStorage):
         self._counting = threading.RLock()  # re-entrant: a sliding-window entry counts through incr
         super().__init__(*args, **kwargs)  # starts the expiry timer, which takes the lock
 
-    def _MemoryStorage__expire_events(self) -> None:
-        # limits' expiry timer (a private method, called by name from MemoryStorage): under the same lock, or it
-        # reads a key a count has just removed (KeyError in the timer's thread, its traceback in the log).
-        with self._counting:
-            super()._MemoryStorage__expire_events()
-
-    def get(self, *args, **kwargs) -> int:
-        with self._counting:
-            return super().get(*args, **kwargs)
-
-    def clear(self, *args, **kwargs) -> None:
-        with self._counting:
-            super().clear(*args, **kwargs)
-
-    def incr(self, *args, **kwargs) -> int:
-        with self._counting:
-            return super().incr(*args, **kwargs)
-
-    def decr(self, *args, **kwargs) -> int:
-        with self._counting:
-            return super().decr(*args, **kwargs)
-
-    def acquire_entry(self, *args, **kwargs) -> bool:
-        with self._counting:
-            return super().acquire_entry(*args, **kwargs)
-
-    def acquire_sliding_window_entry(self, *args, **kwargs) -> bool:
-        with self._counting:
-            return super().acquire_sliding_window_entry(*args, **kwargs)
+    get, clear, incr, decr = (_under_lock(name) for name in ("get", "clear", "incr", "decr"))
+    acquire_entry = _under_lock("acquire_entry")
+    acquire_sliding_window_entry = _under_lock("acquire_sliding_window_entry")
+    # limits' expiry timer (a private method MemoryStorage calls by name): under the same lock, or it reads a
+    # key a count has just removed (KeyError in the timer's thread, its traceback in the log).
+    _MemoryStorage__expire_events = _under_lock("_MemoryStorage__expire_events")
 
 
 def shared_storage(config) -> Storage:
